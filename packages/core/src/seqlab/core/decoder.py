@@ -1,0 +1,122 @@
+"""Decoder base classes (fairseq's ``FairseqDecoder`` and ``FairseqIncrementalDecoder``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .incremental import IncrementalState, IncrementalStateDict
+
+
+def logits_of(net_output: Any) -> torch.Tensor:
+    """Return the logits of a net output: a bare tensor or a ``(logits, extra)`` tuple."""
+    if torch.is_tensor(net_output):
+        return net_output
+    return net_output[0]
+
+
+def normalize(logits: torch.Tensor, log_probs: bool) -> torch.Tensor:
+    """Return (log-)probabilities over the last dimension, computed in fp32."""
+    if log_probs:
+        return F.log_softmax(logits, dim=-1, dtype=torch.float32)
+    return F.softmax(logits, dim=-1, dtype=torch.float32)
+
+
+class Decoder(nn.Module):
+    """Base class for decoders: ``forward`` returns ``(logits, extra)``."""
+
+    def __init__(self, dictionary: Any) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+        self.onnx_trace = False
+
+    def forward(self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any) -> tuple[torch.Tensor, Any]:
+        """Return ``(logits B x T x V, extra)`` for teacher-forced inputs."""
+        x, extra = self.extract_features(prev_output_tokens, encoder_out=encoder_out, **kwargs)
+        return self.output_layer(x), extra
+
+    def extract_features(self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any) -> tuple[torch.Tensor, Any]:
+        """Return ``(features B x T x C, extra)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement extract_features")
+
+    def output_layer(self, features: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """Project features to the vocabulary."""
+        raise NotImplementedError(f"{type(self).__name__} must implement output_layer")
+
+    def get_normalized_probs(self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None) -> torch.Tensor:
+        """Return (log-)probabilities from a net output (tensor or ``(logits, extra)``)."""
+        return normalize(logits_of(net_output), log_probs)
+
+    def max_positions(self) -> int:
+        """The longest input this decoder supports."""
+        return int(1e6)
+
+    def upgrade_state_dict_named(self, state_dict: dict[str, Any], name: str) -> dict[str, Any]:
+        """Upgrade an old state dict in place (nothing to do by default)."""
+        return state_dict
+
+    def prepare_for_onnx_export_(self) -> None:
+        """Mark the decoder for ONNX tracing."""
+        self.onnx_trace = True
+
+    def set_num_updates(self, num_updates: int) -> None:
+        """Tell every sub-module that tracks it how many updates have been made."""
+        for m in self.modules():
+            if m is not self and hasattr(m, "set_num_updates"):
+                m.set_num_updates(num_updates)
+
+
+class IncrementalDecoder(Decoder, IncrementalState):
+    """A decoder that can decode one step at a time, caching the past in ``incremental_state``.
+
+    ``forward(prev_output_tokens, encoder_out, incremental_state)`` receives all
+    previous tokens but needs to compute only the last position's output.
+    """
+
+    def __init__(self, dictionary: Any) -> None:
+        super().__init__(dictionary)
+        self.init_incremental_state()
+
+    def forward(
+        self,
+        prev_output_tokens: torch.Tensor,
+        encoder_out: Any = None,
+        incremental_state: IncrementalStateDict | None = None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, Any]:
+        """Return ``(logits, extra)``; with ``incremental_state`` only for the newest position."""
+        x, extra = self.extract_features(
+            prev_output_tokens, encoder_out=encoder_out, incremental_state=incremental_state, **kwargs
+        )
+        return self.output_layer(x), extra
+
+    def extract_features(
+        self,
+        prev_output_tokens: torch.Tensor,
+        encoder_out: Any = None,
+        incremental_state: IncrementalStateDict | None = None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, Any]:
+        """Return ``(features, extra)``, using and updating ``incremental_state``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement extract_features")
+
+    def reorder_incremental_state(self, incremental_state: IncrementalStateDict, new_order: torch.Tensor) -> None:
+        """Reorder the cached state of every sub-module for a new batch order (beam search)."""
+        for m in self.modules():
+            if m is not self and hasattr(m, "reorder_incremental_state"):
+                m.reorder_incremental_state(incremental_state, new_order)
+
+    def reorder_incremental_state_scripting(self, incremental_state: IncrementalStateDict, new_order: torch.Tensor) -> None:
+        """fairseq's name for :meth:`reorder_incremental_state` on scripted models."""
+        self.reorder_incremental_state(incremental_state, new_order)
+
+    def set_beam_size(self, beam_size: int) -> None:
+        """Tell sub-modules that care how wide the beam is."""
+        if getattr(self, "_beam_size", -1) != beam_size:
+            for m in self.modules():
+                if m is not self and hasattr(m, "set_beam_size"):
+                    m.set_beam_size(beam_size)
+            self._beam_size = beam_size
