@@ -41,7 +41,9 @@ class Criterion(PluginOptions, nn.Module):
                 raise NotImplementedError(f"{cls.__name__}: no value for __init__ parameter {p.name!r}")
         return cls(**init_args)
 
-    def forward(self, model: nn.Module, sample: dict[str, Any], reduce: bool = True) -> tuple[torch.Tensor, Any, dict[str, Any]]:
+    def forward(
+        self, model: nn.Module, sample: dict[str, Any], reduce: bool = True
+    ) -> tuple[torch.Tensor, Any, dict[str, Any]]:
         """Return ``(loss, sample_size, logging_output)`` for one mini-batch."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
 

@@ -33,12 +33,16 @@ class Decoder(nn.Module):
         self.dictionary = dictionary
         self.onnx_trace = False
 
-    def forward(self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any) -> tuple[torch.Tensor, Any]:
+    def forward(
+        self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any
+    ) -> tuple[torch.Tensor, Any]:
         """Return ``(logits B x T x V, extra)`` for teacher-forced inputs."""
         x, extra = self.extract_features(prev_output_tokens, encoder_out=encoder_out, **kwargs)
         return self.output_layer(x), extra
 
-    def extract_features(self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any) -> tuple[torch.Tensor, Any]:
+    def extract_features(
+        self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any
+    ) -> tuple[torch.Tensor, Any]:
         """Return ``(features B x T x C, extra)``."""
         raise NotImplementedError(f"{type(self).__name__} must implement extract_features")
 
@@ -46,7 +50,9 @@ class Decoder(nn.Module):
         """Project features to the vocabulary."""
         raise NotImplementedError(f"{type(self).__name__} must implement output_layer")
 
-    def get_normalized_probs(self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None) -> torch.Tensor:
+    def get_normalized_probs(
+        self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None
+    ) -> torch.Tensor:
         """Return (log-)probabilities from a net output (tensor or ``(logits, extra)``)."""
         return normalize(logits_of(net_output), log_probs)
 
@@ -103,13 +109,17 @@ class IncrementalDecoder(Decoder, IncrementalState):
         """Return ``(features, extra)``, using and updating ``incremental_state``."""
         raise NotImplementedError(f"{type(self).__name__} must implement extract_features")
 
-    def reorder_incremental_state(self, incremental_state: IncrementalStateDict, new_order: torch.Tensor) -> None:
+    def reorder_incremental_state(
+        self, incremental_state: IncrementalStateDict, new_order: torch.Tensor
+    ) -> None:
         """Reorder the cached state of every sub-module for a new batch order (beam search)."""
         for m in self.modules():
             if m is not self and hasattr(m, "reorder_incremental_state"):
                 m.reorder_incremental_state(incremental_state, new_order)
 
-    def reorder_incremental_state_scripting(self, incremental_state: IncrementalStateDict, new_order: torch.Tensor) -> None:
+    def reorder_incremental_state_scripting(
+        self, incremental_state: IncrementalStateDict, new_order: torch.Tensor
+    ) -> None:
         """fairseq's name for :meth:`reorder_incremental_state` on scripted models."""
         self.reorder_incremental_state(incremental_state, new_order)
 

@@ -15,7 +15,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.dictionary = dictionary
 
-    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor | None = None, **kwargs: Any) -> Any:
+    def forward(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor | None = None, **kwargs: Any
+    ) -> Any:
         """Encode a batch of source tokens (B x T)."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
 

@@ -28,7 +28,9 @@ class BaseModel(PluginOptions, nn.Module):
         """Return the targets the loss compares the output with."""
         return sample["target"]
 
-    def get_normalized_probs(self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None) -> torch.Tensor:
+    def get_normalized_probs(
+        self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None
+    ) -> torch.Tensor:
         """Return (log-)probabilities: the decoder's if there is one, else from bare logits."""
         decoder = getattr(self, "decoder", None)
         if decoder is not None:
@@ -96,7 +98,11 @@ class EncoderDecoderModel(BaseModel):
         return self.decoder(prev_output_tokens, **kwargs)
 
     def extract_features(
-        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, prev_output_tokens: torch.Tensor, **kwargs: Any
+        self,
+        src_tokens: torch.Tensor,
+        src_lengths: torch.Tensor,
+        prev_output_tokens: torch.Tensor,
+        **kwargs: Any,
     ) -> Any:
         """Return the decoder's features before the output projection."""
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths, **kwargs)
@@ -159,7 +165,9 @@ class EncoderModel(BaseModel):
         super().__init__()
         self.encoder = encoder
 
-    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor | None = None, **kwargs: Any) -> Any:
+    def forward(
+        self, src_tokens: torch.Tensor, src_lengths: torch.Tensor | None = None, **kwargs: Any
+    ) -> Any:
         """Return the encoder's output."""
         return self.encoder(src_tokens, src_lengths=src_lengths, **kwargs)
 

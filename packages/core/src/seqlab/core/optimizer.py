@@ -62,7 +62,9 @@ class Optimizer(PluginOptions):
         """The optimizer's state."""
         return self.optimizer.state_dict()
 
-    def load_state_dict(self, state_dict: dict[str, Any], optimizer_overrides: dict[str, Any] | None = None) -> None:
+    def load_state_dict(
+        self, state_dict: dict[str, Any], optimizer_overrides: dict[str, Any] | None = None
+    ) -> None:
         """Load state, then apply ``optimizer_overrides`` (e.g. a new lr) to every group."""
         self.optimizer.load_state_dict(state_dict)
         if optimizer_overrides:
@@ -93,7 +95,9 @@ class Optimizer(PluginOptions):
             factor = c.to(device) if torch.is_tensor(c) else c
             torch._foreach_mul_(group, factor)
 
-    def clip_grad_norm(self, max_norm: float, aggregate_norm_fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    def clip_grad_norm(
+        self, max_norm: float, aggregate_norm_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Clip gradients to ``max_norm`` (0: measure only); return the norm before clipping."""
         params = [p for p in self.params if p.grad is not None]
         if not params:

@@ -39,7 +39,9 @@ class Choice:
 
 
 TASK = Choice("task", "task", "translation", help="the task: data, model inputs and metrics")
-ARCH = Choice("architecture", "arch", None, required=True, help="model architecture (a model name or a preset)")
+ARCH = Choice(
+    "architecture", "arch", None, required=True, help="model architecture (a model name or a preset)"
+)
 CRITERION = Choice("criterion", "criterion", "cross_entropy", help="the training loss")
 OPTIMIZER = Choice("optimizer", "optimizer", "adam", help="the optimizer")
 LR_SCHEDULER = Choice("lr_scheduler", "lr_scheduler", "fixed", help="the learning-rate schedule")
@@ -69,7 +71,9 @@ class ResolvedConfig:
 
     def format(self) -> str:
         """Return every resolved value with its source, one per line."""
-        rows = [(k, json.dumps(_plain(v)), self.sources.get(k, "?")) for k, v in sorted(vars(self.args).items())]
+        rows = [
+            (k, json.dumps(_plain(v)), self.sources.get(k, "?")) for k, v in sorted(vars(self.args).items())
+        ]
         width_k = max((len(r[0]) for r in rows), default=0)
         width_v = min(max((len(r[1]) for r in rows), default=0), 40)
         lines = ["# option = value  # source"]
@@ -87,7 +91,11 @@ class _Parser(argparse.ArgumentParser):
 class _HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "%(default)" not in text and action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+        if (
+            "%(default)" not in text
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+        ):
             text += " (default: %(default)s)"
         return text
 
@@ -95,7 +103,9 @@ class _HelpFormatter(argparse.HelpFormatter):
 class _PluginGroup:
     """An argument group for one plugin; a flag another plugin already defined is shared."""
 
-    def __init__(self, parser: argparse.ArgumentParser, title: str, owners: dict[str, str], owner: str) -> None:
+    def __init__(
+        self, parser: argparse.ArgumentParser, title: str, owners: dict[str, str], owner: str
+    ) -> None:
         self._parser = parser
         self._group = parser.add_argument_group(title)
         self._owners = owners
@@ -121,12 +131,18 @@ class _PluginGroup:
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add the flags every tool has: ``--user-dir``, ``--config``, ``--print-config``, ``--debug``."""
     parser.add_argument(
-        "--user-dir", action="append", metavar="DIR", default=None,
+        "--user-dir",
+        action="append",
+        metavar="DIR",
+        default=None,
         help="a folder of your own plugins, imported as a package (repeatable)",
     )
-    parser.add_argument("--config", metavar="FILE", default=None, help="read option values from a JSON or TOML file")
     parser.add_argument(
-        "--print-config", action="store_true",
+        "--config", metavar="FILE", default=None, help="read option values from a JSON or TOML file"
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
         help="print every resolved option with where it came from, then exit",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
@@ -137,7 +153,9 @@ def _add_choice(parser: Any, choice: Choice, default: str | None) -> None:
     parser.add_argument(*choice.flags, dest=choice.dest, default=default, metavar="NAME", help=help_text)
 
 
-def _choose(spec: ToolSpec, known: argparse.Namespace, config: dict[str, Any]) -> dict[str, tuple[Choice, Plugin, Plugin | None]]:
+def _choose(
+    spec: ToolSpec, known: argparse.Namespace, config: dict[str, Any]
+) -> dict[str, tuple[Choice, Plugin, Plugin | None]]:
     chosen: dict[str, tuple[Choice, Plugin, Plugin | None]] = {}
     for choice in spec.choices:
         name = getattr(known, choice.dest, None) or config.get(choice.dest) or choice.default
@@ -154,9 +172,13 @@ def _choose(spec: ToolSpec, known: argparse.Namespace, config: dict[str, Any]) -
     return chosen
 
 
-def build_parser(spec: ToolSpec, chosen: dict[str, tuple[Choice, Plugin, Plugin | None]], owners: dict[str, str]) -> argparse.ArgumentParser:
+def build_parser(
+    spec: ToolSpec, chosen: dict[str, tuple[Choice, Plugin, Plugin | None]], owners: dict[str, str]
+) -> argparse.ArgumentParser:
     """Return the full parser: common flags, the tool's own, and each chosen plugin's."""
-    parser = _Parser(prog=spec.prog, description=spec.description, allow_abbrev=False, formatter_class=_HelpFormatter)
+    parser = _Parser(
+        prog=spec.prog, description=spec.description, allow_abbrev=False, formatter_class=_HelpFormatter
+    )
     add_common_args(parser)
     choose = parser.add_argument_group("plugin choices")
     for choice in spec.choices:
@@ -167,7 +189,7 @@ def build_parser(spec: ToolSpec, chosen: dict[str, tuple[Choice, Plugin, Plugin 
         spec.add_args(parser)
         for action in parser._actions:
             owners.setdefault(action.dest, spec.prog)
-    for choice, plugin, model in chosen.values():
+    for _choice, plugin, model in chosen.values():
         target = model if model is not None else plugin
         label = f"{target.kind} {target.name}"
         group = _PluginGroup(parser, f"{label} options ({target.origin()})", owners, label)
@@ -196,7 +218,9 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
         parser.print_help()
         raise SystemExit(0)
 
-    defaults = {a.dest: a.default for a in parser._actions if a.dest != "help" and a.default is not argparse.SUPPRESS}
+    defaults = {
+        a.dest: a.default for a in parser._actions if a.dest != "help" and a.default is not argparse.SUPPRESS
+    }
     for action in parser._actions:
         action.default = argparse.SUPPRESS
     typed, extras = parser.parse_known_args(argv)
@@ -252,7 +276,9 @@ def _reject_extras(parser: argparse.ArgumentParser, extras: list[str]) -> None:
     raise ConfigError(f"unexpected argument '{extras[0]}'; see {parser.prog} --help")
 
 
-def _convert_config(parser: argparse.ArgumentParser, config: dict[str, Any], path: str | None) -> dict[str, Any]:
+def _convert_config(
+    parser: argparse.ArgumentParser, config: dict[str, Any], path: str | None
+) -> dict[str, Any]:
     actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "config", "print_config")}
     out: dict[str, Any] = {}
     for key, value in config.items():
@@ -282,7 +308,11 @@ def _convert_value(action: argparse.Action, value: Any, path: str | None, key: s
             result = [convert(v) if convert and isinstance(v, str) else v for v in items]
         elif convert is not None and isinstance(value, str):
             result = convert(value)
-        elif convert is not None and isinstance(value, list) and getattr(convert, "__name__", "").startswith("list of"):
+        elif (
+            convert is not None
+            and isinstance(value, list)
+            and getattr(convert, "__name__", "").startswith("list of")
+        ):
             result = convert(",".join(str(v) for v in value))
         elif convert in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
             result = convert(value)
@@ -299,7 +329,9 @@ def _convert_value(action: argparse.Action, value: Any, path: str | None, key: s
 def _check_required(parser: argparse.ArgumentParser, ns: argparse.Namespace, owners: dict[str, str]) -> None:
     for action in parser._actions:
         if getattr(action, "seqlab_required", False) and getattr(ns, action.dest, None) is None:
-            raise ConfigError(f"{action.option_strings[0]} is required by {owners.get(action.dest, parser.prog)}")
+            raise ConfigError(
+                f"{action.option_strings[0]} is required by {owners.get(action.dest, parser.prog)}"
+            )
 
 
 def _plain(value: Any) -> Any:

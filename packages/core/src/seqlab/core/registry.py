@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import discovery, user_dir
@@ -198,9 +198,7 @@ def _check_base(kind: str, obj: Any, base_name: str, site: Site) -> None:
         )
 
 
-def _class_decorator(
-    kind: str, base_name: str
-) -> Callable[..., Callable[[type[T]], type[T]]]:
+def _class_decorator(kind: str, base_name: str) -> Callable[..., Callable[[type[T]], type[T]]]:
     def register(name: str, dataclass: type | None = None) -> Callable[[type[T]], type[T]]:
         site = _caller_site()
 
@@ -246,9 +244,7 @@ def register_model_architecture(
             # the model may live in a package that is installed but not imported yet
             for item in discovery.advertised("model").get(model_name, ()):
                 discovery.load(item)
-        REGISTRIES["architecture"].add(
-            Plugin("architecture", arch_name, fn, site, model=model_name)
-        )
+        REGISTRIES["architecture"].add(Plugin("architecture", arch_name, fn, site, model=model_name))
         return fn
 
     return wrap

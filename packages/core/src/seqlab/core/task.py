@@ -32,7 +32,9 @@ class Task(PluginOptions):
         from .errors import SeqlabError
 
         if split not in self.datasets:
-            raise SeqlabError(f"dataset split '{split}' is not loaded; call task.load_dataset('{split}') first")
+            raise SeqlabError(
+                f"dataset split '{split}' is not loaded; call task.load_dataset('{split}') first"
+            )
         return self.datasets[split]
 
     def build_model(self, args: Any) -> Any:
@@ -65,7 +67,9 @@ class Task(PluginOptions):
         optimizer.backward(loss)
         return loss, sample_size, logging_output
 
-    def valid_step(self, sample: dict[str, Any], model: Any, criterion: Any) -> tuple[torch.Tensor, Any, dict[str, Any]]:
+    def valid_step(
+        self, sample: dict[str, Any], model: Any, criterion: Any
+    ) -> tuple[torch.Tensor, Any, dict[str, Any]]:
         """Evaluate one mini-batch without gradients."""
         model.eval()
         with torch.no_grad():
