@@ -200,7 +200,11 @@ def build_parser(
 
 
 def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
-    """Parse a tool's command line into a :class:`ResolvedConfig`; print help and exit on ``-h``."""
+    """Parse a tool's command line into a :class:`ResolvedConfig`.
+
+    ``-h`` prints help (with the chosen plugins' options) and ``--print-config``
+    prints the resolved values with their sources; both then exit 0.
+    """
     argv = list(argv)
     pre = _Parser(prog=spec.prog, add_help=False, allow_abbrev=False)
     add_common_args(pre)
@@ -249,7 +253,11 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
             setattr(ns, key, value)
             sources[key] = f"default ({owners.get(key, spec.prog)})"
     _check_required(parser, ns, owners)
-    return ResolvedConfig(ns, sources, {dest: (m or p) for dest, (_, p, m) in chosen.items()})
+    resolved = ResolvedConfig(ns, sources, {dest: (m or p) for dest, (_, p, m) in chosen.items()})
+    if ns.print_config:
+        print(resolved.format())
+        raise SystemExit(0)
+    return resolved
 
 
 def _apply_preset(ns: argparse.Namespace, sources: dict[str, str], arch: Plugin) -> None:

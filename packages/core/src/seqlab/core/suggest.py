@@ -9,7 +9,9 @@ from collections.abc import Iterable
 def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """Return up to ``n`` choices that look like ``word``, best first."""
     pool = sorted(set(choices))
-    found = difflib.get_close_matches(word, pool, n=n, cutoff=0.6)
+    scored = sorted(((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in pool), reverse=True)
+    # keep only matches about as good as the best, so one clear winner is named alone
+    found = [c for score, c in scored[:n] if score >= 0.6 and score >= scored[0][0] - 0.08] if scored else []
     if not found:
         lowered = word.lower().replace("-", "_")
         found = [c for c in pool if lowered in c.lower().replace("-", "_")][:n]

@@ -1,0 +1,1 @@
+"""seqlab's command-line tools; each module holds one tool's ``main``."""

@@ -1,0 +1,106 @@
+"""Environments for seqlab: one session per package, one for everything, lint and the demo.
+
+Every install goes through constraints.txt, which holds torch to the CPU wheel on disk.
+Packages are installed as regular (not editable) installs, each session only with what
+the package declares.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
+PACKAGES = {
+    "core": "packages/core",
+    "models": "packages/models",
+    "criterions": "packages/criterions",
+    "tasks": "packages/tasks",
+    "optim": "packages/optim",
+    "cli": "cli",
+}
+TEST_TOOLS = ("pytest", "hypothesis")
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _project(key: str) -> dict:
+    with open(ROOT / PACKAGES[key] / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"]
+
+
+def _local_requirements(key: str) -> list[str]:
+    """The package and every seqlab package it declares, transitively, in install order."""
+    by_dist = {_project(k)["name"]: k for k in PACKAGES}
+    order: list[str] = []
+
+    def visit(k: str) -> None:
+        for dep in _project(k).get("dependencies", []):
+            name = re.split(r"[\s<>=!~;\[]", dep, maxsplit=1)[0]
+            if name in by_dist and by_dist[name] not in order:
+                visit(by_dist[name])
+        if k not in order:
+            order.append(k)
+
+    visit(key)
+    return order
+
+
+def _install(session: nox.Session, keys: list[str]) -> None:
+    paths = [str(ROOT / PACKAGES[k]) for k in keys]
+    session.install(*CONSTRAINTS, *paths, *TEST_TOOLS)
+
+
+def _package_session(key: str) -> None:
+    def run(session: nox.Session) -> None:
+        _install(session, _local_requirements(key))
+        session.run("pytest", "-q", str(ROOT / PACKAGES[key] / "tests"), *session.posargs)
+
+    run.__doc__ = f"Install {_project(key)['name']} with only what it declares and run its tests."
+    nox.session(name=key)(run)
+
+
+for _key in PACKAGES:
+    _package_session(_key)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install every package and run every test, the cross-package ones in tests/ included."""
+    _install(session, list(PACKAGES))
+    targets = [str(ROOT / p / "tests") for p in PACKAGES.values()] + [str(ROOT / "tests")]
+    session.run("pytest", "-q", *targets, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, and no __init__.py where seqlab must stay a namespace."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    families = ("", "models", "criterions", "tasks", "optim")
+    stray = [
+        str(path.relative_to(ROOT))
+        for pkg in PACKAGES.values()
+        for fam in families
+        if (path := ROOT / pkg / "src" / "seqlab" / fam / "__init__.py").exists()
+    ]
+    if stray:
+        session.error(f"namespace packages must not have __init__.py: {', '.join(stray)}")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Install every package and list the plugins they provide."""
+    _install(session, list(PACKAGES))
+    session.run("seq-plugins")

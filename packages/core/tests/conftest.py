@@ -1,0 +1,133 @@
+"""Fixtures for seqlab-core's tests: a clean registry and user-dir folders made on the fly."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from seqlab.core.testing import isolated_plugins
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    """Each test starts from the registries and user dirs it found, and leaves them so."""
+    with isolated_plugins():
+        yield
+    for name in [m for m in sys.modules if m.startswith("fakeplug")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def make_dir(tmp_path: Path):
+    """Return a function that writes ``{relative path: source}`` under a new folder and returns it."""
+
+    def make(name: str, files: dict[str, str]) -> Path:
+        root = tmp_path / name
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        return root
+
+    return make
+
+
+TOY_PLUGINS = '''
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from seqlab.core import (
+    BaseModel, Criterion, LRScheduler, Optimizer, Task,
+    register_criterion, register_lr_scheduler, register_model, register_model_architecture,
+    register_optimizer, register_task,
+)
+
+
+@dataclass
+class ToyModelConfig:
+    hidden: int = field(default=8, metadata={"help": "hidden size"})
+    layers: int = field(default=1, metadata={"help": "number of layers"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout probability"})
+    activation: Literal["relu", "gelu"] = field(default="relu", metadata={"help": "activation"})
+    tie: bool = field(default=False, metadata={"help": "tie weights"})
+    bias: bool = field(default=True, metadata={"help": "use biases"})
+    sizes: list[int] = field(default_factory=lambda: [1, 2], metadata={"help": "sizes"})
+
+
+@register_model("toy_model", dataclass=ToyModelConfig)
+class ToyModel(BaseModel):
+    def __init__(self, hidden):
+        super().__init__()
+        self.proj = torch.nn.Linear(hidden, hidden)
+
+    @classmethod
+    def build_model(cls, args, task):
+        return cls(args.hidden)
+
+
+@register_model_architecture("toy_model", "toy_big")
+def toy_big(args):
+    args.hidden = getattr(args, "hidden", 64)
+    args.layers = getattr(args, "layers", 4)
+    args.dropout = getattr(args, "dropout", 0.3)
+
+
+@register_model_architecture("toy_model", "toy_bigger")
+def toy_bigger(args):
+    args.layers = getattr(args, "layers", 12)
+    toy_big(args)
+
+
+@dataclass
+class ToyTaskConfig:
+    max_positions: int = field(default=128, metadata={"help": "longest example"})
+
+
+@register_task("toy_task", dataclass=ToyTaskConfig)
+class ToyTask(Task):
+    @classmethod
+    def add_args(cls, parser):
+        parser.add_argument("data", help="data directory")
+        super().add_args(parser)
+
+
+@register_criterion("toy_crit")
+class ToyCriterion(Criterion):
+    @staticmethod
+    def add_args(parser):
+        parser.add_argument("--toy-weight", type=float, default=1.0, help="loss weight")
+
+
+@dataclass
+class ToyOptimizerConfig:
+    momentum: float = field(default=0.0, metadata={"help": "momentum factor"})
+
+
+@register_optimizer("toy_opt", dataclass=ToyOptimizerConfig)
+class ToyOptimizer(Optimizer):
+    def __init__(self, args, params):
+        super().__init__(args)
+        self._optimizer = torch.optim.SGD(params, lr=args.lr[0], momentum=args.momentum)
+
+
+@dataclass
+class ToySchedulerConfig:
+    warmup_updates: int = field(default=0, metadata={"help": "warmup updates"})
+    lr_scheduler_shrink: float = field(default=0.5, metadata={"help": "shrink factor"})
+
+
+@register_lr_scheduler("toy_sched", dataclass=ToySchedulerConfig)
+class ToyScheduler(LRScheduler):
+    pass
+'''
+
+
+@pytest.fixture
+def toy_dir(make_dir):
+    """A user dir registering one toy plugin of every kind."""
+    return make_dir("toy-plugins", {"__init__.py": "from . import plugins\n", "plugins.py": TOY_PLUGINS})
