@@ -35,7 +35,7 @@ def make_dir(tmp_path: Path):
     return make
 
 
-TOY_PLUGINS = '''
+TOY_PLUGINS = """
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -124,7 +124,7 @@ class ToySchedulerConfig:
 @register_lr_scheduler("toy_sched", dataclass=ToySchedulerConfig)
 class ToyScheduler(LRScheduler):
     pass
-'''
+"""
 
 
 @pytest.fixture

@@ -19,11 +19,10 @@ def fake_dist(tmp_path, monkeypatch):
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 1.2.3\n")
     (info / "entry_points.txt").write_text(
-        "[seqlab.criterions]\n"
-        "fake_ok = fakeplug_ok\n"
-        "fake_broken = fakeplug_broken\n"
+        "[seqlab.criterions]\nfake_ok = fakeplug_ok\nfake_broken = fakeplug_broken\n"
     )
-    (site / "fakeplug_ok.py").write_text(textwrap.dedent("""
+    (site / "fakeplug_ok.py").write_text(
+        textwrap.dedent("""
         from seqlab.core import Criterion, register_criterion
 
         @register_criterion("fake_ok")
@@ -31,7 +30,8 @@ def fake_dist(tmp_path, monkeypatch):
             @staticmethod
             def add_args(parser):
                 parser.add_argument("--fake-strength", type=float, default=2.0, help="how strong")
-    """))
+    """)
+    )
     (site / "fakeplug_broken.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
     monkeypatch.syspath_prepend(str(site))
     discovery.refresh()
@@ -71,8 +71,13 @@ def test_broken_plugin_chosen_names_plugin_module_and_exception(fake_dist):
 def test_user_plugin_clashing_with_installed_one_is_reported(fake_dist, make_dir):
     from seqlab.core import import_user_dir
 
-    clash = make_dir("clash", {"__init__.py": "from seqlab.core import Criterion, register_criterion\n"
-                               "@register_criterion('fake_ok')\nclass Mine(Criterion):\n    pass\n"})
+    clash = make_dir(
+        "clash",
+        {
+            "__init__.py": "from seqlab.core import Criterion, register_criterion\n"
+            "@register_criterion('fake_ok')\nclass Mine(Criterion):\n    pass\n"
+        },
+    )
     with pytest.raises(PluginError) as err:
         import_user_dir(str(clash))
     assert "fakeplug_ok" in str(err.value) and str(clash) in str(err.value)
