@@ -13,13 +13,18 @@ from seqlab.core.options import Choice, ToolSpec, parse
 
 @pytest.fixture
 def fake_dist(tmp_path, monkeypatch):
-    """An installed distribution 'fakeplug' advertising a working and a broken criterion."""
+    """An installed distribution 'fakeplug': a working and a broken criterion, and a model."""
     site = tmp_path / "site"
     info = site / "fakeplug-1.2.3.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 1.2.3\n")
     (info / "entry_points.txt").write_text(
         "[seqlab.criterions]\nfake_ok = fakeplug_ok\nfake_broken = fakeplug_broken\n"
+        "[seqlab.models]\nfake_model = fakeplug_model\n"
+    )
+    (site / "fakeplug_model.py").write_text(
+        "from seqlab.core import BaseModel, register_model\n\n"
+        "@register_model('fake_model')\nclass FakeModel(BaseModel):\n    pass\n"
     )
     (site / "fakeplug_ok.py").write_text(
         textwrap.dedent("""
@@ -81,3 +86,22 @@ def test_user_plugin_clashing_with_installed_one_is_reported(fake_dist, make_dir
     with pytest.raises(PluginError) as err:
         import_user_dir(str(clash))
     assert "fakeplug_ok" in str(err.value) and str(clash) in str(err.value)
+
+
+def test_arch_for_an_installed_model_loads_that_model(fake_dist, make_dir):
+    from seqlab.core import import_user_dir
+    from seqlab.core.registry import resolve_architecture
+
+    arch_dir = make_dir(
+        "arch-only",
+        {
+            "__init__.py": "from seqlab.core import register_model_architecture\n"
+            "@register_model_architecture('fake_model', 'fake_model_big')\ndef big(args):\n    pass\n"
+        },
+    )
+    assert "fakeplug_model" not in sys.modules
+    import_user_dir(str(arch_dir))
+    assert "fakeplug_model" in sys.modules
+    arch, model = resolve_architecture("fake_model_big")
+    assert model.provenance()["distribution"] == "fakeplug"
+    assert arch.provenance()["user_dir"] == str(arch_dir.resolve())
