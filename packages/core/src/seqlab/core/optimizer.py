@@ -13,6 +13,9 @@ from .plugin_base import PluginOptions
 class Optimizer(PluginOptions):
     """Wraps a ``torch.optim.Optimizer`` in ``self._optimizer``; subclasses build it in ``__init__``."""
 
+    #: set by the Trainer under ``--fp16``: ``backward`` then scales the loss first
+    grad_scaler: torch.amp.GradScaler | None = None
+
     def __init__(self, args: Any, params: Any = None) -> None:
         self.args = args
         self.cfg = args
@@ -73,6 +76,8 @@ class Optimizer(PluginOptions):
 
     def backward(self, loss: torch.Tensor) -> None:
         """Compute gradients of ``loss`` (the seed's hook for the backward pass)."""
+        if self.grad_scaler is not None:
+            loss = self.grad_scaler.scale(loss)
         loss.backward()
 
     def all_reduce_grads(self, module: Any) -> None:

@@ -111,3 +111,25 @@ def eval_str_list(text: Any, type: type = float) -> list[Any]:
     if body[:1] in "[(" and body[-1:] in "])":
         body = body[1:-1]
     return [type(x.strip()) for x in body.split(",") if x.strip()]
+
+
+def resolve_max_positions(*limits: Any) -> Any:
+    """Combine max-positions limits (None, numbers or tuples) into the tightest one."""
+
+    def merge(a: Any, b: Any) -> Any:
+        if a is None:
+            return b
+        if b is None:
+            return a
+        if isinstance(a, tuple) and isinstance(b, tuple):
+            return tuple(merge(x, y) for x, y in zip(a, b))
+        if isinstance(a, tuple):
+            return tuple(merge(x, b) for x in a)
+        if isinstance(b, tuple):
+            return tuple(merge(a, y) for y in b)
+        return min(a, b)
+
+    result = None
+    for limit in limits:
+        result = merge(result, limit)
+    return result

@@ -1,0 +1,69 @@
+"""Mixed precision: bf16 autocast, or fp16 autocast with dynamic loss scaling."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+
+from .errors import SeqlabError
+
+
+class Precision:
+    """Autocast context and, with ``--fp16``, the gradient scaler and its overflow handling."""
+
+    def __init__(self, args: Any, device: torch.device) -> None:
+        if getattr(args, "fp16", False) and getattr(args, "bf16", False):
+            raise SeqlabError("--fp16 and --bf16 are exclusive; choose one")
+        self.device = device
+        self.dtype = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
+        self.min_loss_scale = float(getattr(args, "min_loss_scale", 1e-4))
+        self.scaler: torch.amp.GradScaler | None = None
+        if args.fp16:
+            self.scaler = torch.amp.GradScaler(
+                device.type,
+                init_scale=float(args.fp16_init_scale),
+                growth_interval=int(getattr(args, "fp16_scale_window", 2000)),
+            )
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The autocast context for forward passes (a no-op in fp32)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    @property
+    def loss_scale(self) -> float | None:
+        """The current loss scale (None without ``--fp16``)."""
+        return None if self.scaler is None else float(self.scaler.get_scale())
+
+    def unscale_(self, optimizer: Any) -> None:
+        """Divide the gradients by the loss scale before they are inspected or clipped."""
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer.optimizer)
+
+    def step(self, optimizer: Any) -> bool:
+        """Apply the update; return False when fp16 gradients overflowed and the step was skipped."""
+        if self.scaler is None:
+            optimizer.step()
+            return True
+        before = self.scaler.get_scale()
+        self.scaler.step(optimizer.optimizer)
+        self.scaler.update()
+        overflow = self.scaler.get_scale() < before
+        if overflow and self.scaler.get_scale() < self.min_loss_scale:
+            raise SeqlabError(
+                f"the fp16 loss scale fell below --min-loss-scale {self.min_loss_scale}: the loss keeps "
+                "overflowing. Lower --lr, add --clip-norm, or train with --bf16 or in fp32"
+            )
+        return not overflow
+
+    def state_dict(self) -> dict[str, Any] | None:
+        """The scaler's state, for checkpoints."""
+        return None if self.scaler is None else self.scaler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Restore the scaler's state."""
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
