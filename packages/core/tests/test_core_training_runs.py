@@ -161,3 +161,18 @@ def test_distributed_world_size_starts_ranks_through_torch_launcher(tmp_path):
     assert proc.returncode == 0, proc.stderr
     ckpt = load_checkpoint_file(str(tmp_path / "ws" / "checkpoint_last.pt"))
     assert ckpt["trainer"]["num_updates"] == 6  # 12 batches dealt to 2 ranks
+
+
+@pytest.mark.slow
+def test_fully_sharded_checkpoints_load_under_ddp_and_match(tmp_path):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m"]
+    ddp = train(tmp_path / "ddp", "--max-epoch", "2", launcher=launcher)
+    assert ddp.returncode == 0, ddp.stderr
+    first = train(tmp_path / "mixed", "--max-epoch", "1", "--ddp-backend", "fully_sharded", launcher=launcher)
+    assert first.returncode == 0, first.stderr
+    second = train(tmp_path / "mixed", "--max-epoch", "2", launcher=launcher)  # resumed under DDP
+    assert second.returncode == 0, second.stderr
+    a = load_checkpoint_file(str(tmp_path / "ddp" / "checkpoint_last.pt"))
+    b = load_checkpoint_file(str(tmp_path / "mixed" / "checkpoint_last.pt"))
+    assert a["trainer"]["num_updates"] == b["trainer"]["num_updates"] == 12
+    assert_same_state(a["model"], b["model"], exact=False)

@@ -33,7 +33,9 @@ def wrap_model(model: nn.Module, backend: str, ctx: DistributedContext, device: 
             if isinstance(module, nn.ModuleList):
                 for layer in module:
                     fully_shard(layer)
-        fully_shard(model)
+        # the root too must reshard after a forward pass without backward (validation), or the
+        # unsharded parameters no longer match the optimizer's
+        fully_shard(model, reshard_after_forward=True)
         return model
     device_ids = [device.index] if device.type == "cuda" else None
     return _ForwardingDDP(model, device_ids=device_ids)

@@ -255,7 +255,7 @@ class Trainer:
         metrics.log_speed("ups", 1.0, priority=100, round=2)
         metrics.log_scalar("wpb", ntokens, priority=180, round=1)
         metrics.log_scalar("bsz", nsentences, priority=190, round=1)
-        metrics.log_scalar("lr", lr, weight=0, priority=300)
+        metrics.log_scalar("lr", lr, priority=300)
         metrics.log_scalar("gnorm", float(grad_norm), priority=400, round=3)
         clip = float(getattr(self.args, "clip_norm", 0.0))
         if clip > 0:
