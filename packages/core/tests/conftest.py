@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -131,3 +133,54 @@ class ToyScheduler(LRScheduler):
 def toy_dir(make_dir):
     """A user dir registering one toy plugin of every kind."""
     return make_dir("toy-plugins", {"__init__.py": "from . import plugins\n", "plugins.py": TOY_PLUGINS})
+
+
+TOY_TRAINING = Path(__file__).parent / "toy_training"
+TRAIN_ARGS = [
+    "DATA",
+    "--user-dir",
+    str(TOY_TRAINING),
+    "--task",
+    "toy_classification",
+    "-a",
+    "toy_classifier",
+    "--criterion",
+    "toy_ce",
+    "--optimizer",
+    "toy_sgd",
+    "--lr-scheduler",
+    "toy_warmup",
+    "--cpu",
+    "--batch-size",
+    "8",
+    "--required-batch-size-multiple",
+    "1",
+    "--lr",
+    "0.3",
+    "--log-format",
+    "simple",
+    "--log-interval",
+    "4",
+]
+
+
+@pytest.fixture
+def train():
+    """Return a function running seq-train's command line on the toy plugins in a new process."""
+
+    def run(
+        save_dir: Path, *extra: str, env: dict[str, str] | None = None, launcher: list[str] | None = None
+    ):
+        cmd = [
+            *(launcher or [sys.executable, "-m"]),
+            "seqlab.core.train_cli",
+            *TRAIN_ARGS,
+            "--save-dir",
+            str(save_dir),
+            *extra,
+        ]
+        full_env = {**os.environ, **(env or {})}
+        full_env.pop("SEQLAB_USER_DIRS", None)
+        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=300)
+
+    return run

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,47 +10,7 @@ import torch
 
 from seqlab.core.checkpoint_io import FORMAT_VERSION, load_checkpoint_file
 
-TOY = str(Path(__file__).parent / "toy_training")
-BASE = [
-    "DATA",
-    "--user-dir",
-    TOY,
-    "--task",
-    "toy_classification",
-    "-a",
-    "toy_classifier",
-    "--criterion",
-    "toy_ce",
-    "--optimizer",
-    "toy_sgd",
-    "--lr-scheduler",
-    "toy_warmup",
-    "--cpu",
-    "--batch-size",
-    "8",
-    "--required-batch-size-multiple",
-    "1",
-    "--lr",
-    "0.3",
-    "--log-format",
-    "simple",
-    "--log-interval",
-    "4",
-]
-
-
-def train(save_dir: Path, *extra: str, env: dict[str, str] | None = None, launcher: list[str] | None = None):
-    cmd = [
-        *(launcher or [sys.executable, "-m"]),
-        "seqlab.core.train_cli",
-        *BASE,
-        "--save-dir",
-        str(save_dir),
-        *extra,
-    ]
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("SEQLAB_USER_DIRS", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=300)
+TOY_TRAINING = Path(__file__).parent / "toy_training"
 
 
 def assert_same_state(a: dict, b: dict, exact: bool = True) -> None:
@@ -64,14 +22,14 @@ def assert_same_state(a: dict, b: dict, exact: bool = True) -> None:
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
-def test_dry_run_builds_everything_and_writes_nothing(tmp_path):
+def test_dry_run_builds_everything_and_writes_nothing(tmp_path, train):
     proc = train(tmp_path / "ckpt", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "num. model params: 340 (num. trained: 340)" in proc.stdout
     assert not (tmp_path / "ckpt").exists()
 
 
-def test_training_writes_self_contained_checkpoints(tmp_path):
+def test_training_writes_self_contained_checkpoints(tmp_path, train):
     proc = train(tmp_path / "ckpt", "--max-epoch", "3")
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
@@ -95,13 +53,13 @@ def test_training_writes_self_contained_checkpoints(tmp_path):
     }
     assert ckpt["trainer"]["num_updates"] == 36 and ckpt["trainer"]["epoch"] == 3
     assert ckpt["config"]["arch"] == "toy_classifier" and ckpt["config"]["lr"] == [0.3]
-    assert ckpt["plugins"]["arch"]["user_dir"] == str(Path(TOY).resolve())
+    assert ckpt["plugins"]["arch"]["user_dir"] == str(TOY_TRAINING.resolve())
     assert ckpt["task_state"] == {"classes": 4, "vocab": 20}
     assert "seqlab-core" in ckpt["versions"]
     assert "epoch 003 | valid |" in proc.stdout and "num. model params" in proc.stdout
 
 
-def test_keep_last_epochs_and_no_epoch_checkpoints(tmp_path):
+def test_keep_last_epochs_and_no_epoch_checkpoints(tmp_path, train):
     assert train(tmp_path / "a", "--max-epoch", "3", "--keep-last-epochs", "1").returncode == 0
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
         "checkpoint3.pt",
@@ -112,7 +70,7 @@ def test_keep_last_epochs_and_no_epoch_checkpoints(tmp_path):
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["checkpoint_best.pt", "checkpoint_last.pt"]
 
 
-def test_exact_resume_after_sigkill_mid_epoch(tmp_path):
+def test_exact_resume_after_sigkill_mid_epoch(tmp_path, train):
     extra = ["--max-update", "20", "--save-interval-updates", "3"]
     assert train(tmp_path / "full", *extra).returncode == 0
     killed = train(tmp_path / "cut", *extra, env={"TOY_SIGNAL_AT_UPDATE": "17", "TOY_SIGNAL": "KILL"})
@@ -130,7 +88,7 @@ def test_exact_resume_after_sigkill_mid_epoch(tmp_path):
         assert torch.equal(a["momentum_buffer"], b["momentum_buffer"])
 
 
-def test_sigterm_saves_a_resumable_checkpoint_and_exits_0(tmp_path):
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_0(tmp_path, train):
     proc = train(
         tmp_path / "ckpt", "--max-epoch", "2", env={"TOY_SIGNAL_AT_UPDATE": "5", "TOY_SIGNAL": "TERM"}
     )
@@ -143,7 +101,7 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_0(tmp_path):
 
 
 @pytest.mark.slow
-def test_torchrun_two_ranks_match_one_rank_with_update_freq_2(tmp_path):
+def test_torchrun_two_ranks_match_one_rank_with_update_freq_2(tmp_path, train):
     one = train(tmp_path / "one", "--max-epoch", "2", "--update-freq", "2")
     assert one.returncode == 0, one.stderr
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m"]
@@ -156,7 +114,7 @@ def test_torchrun_two_ranks_match_one_rank_with_update_freq_2(tmp_path):
 
 
 @pytest.mark.slow
-def test_distributed_world_size_starts_ranks_through_torch_launcher(tmp_path):
+def test_distributed_world_size_starts_ranks_through_torch_launcher(tmp_path, train):
     proc = train(tmp_path / "ws", "--max-epoch", "1", "--distributed-world-size", "2")
     assert proc.returncode == 0, proc.stderr
     ckpt = load_checkpoint_file(str(tmp_path / "ws" / "checkpoint_last.pt"))
@@ -164,7 +122,7 @@ def test_distributed_world_size_starts_ranks_through_torch_launcher(tmp_path):
 
 
 @pytest.mark.slow
-def test_fully_sharded_checkpoints_load_under_ddp_and_match(tmp_path):
+def test_fully_sharded_checkpoints_load_under_ddp_and_match(tmp_path, train):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m"]
     ddp = train(tmp_path / "ddp", "--max-epoch", "2", launcher=launcher)
     assert ddp.returncode == 0, ddp.stderr
