@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import numpy as np
 import torch
 
 from .plugin_base import PluginOptions
+
+logger = logging.getLogger(__name__)
 
 
 class Task(PluginOptions):
@@ -36,6 +40,103 @@ class Task(PluginOptions):
                 f"dataset split '{split}' is not loaded; call task.load_dataset('{split}') first"
             )
         return self.datasets[split]
+
+    @classmethod
+    def load_dictionary(cls, filename: str) -> Any:
+        """Load a :class:`~seqlab.core.dictionary.Dictionary` from a ``dict.txt`` file."""
+        from .dictionary import Dictionary
+
+        return Dictionary.load(filename)
+
+    def can_reuse_epoch_itr(self, dataset: Any) -> bool:
+        """Whether an epoch iterator built for ``dataset`` may be returned again."""
+        return getattr(dataset, "can_reuse_epoch_itr_across_epochs", False)
+
+    def filter_indices_by_size(
+        self,
+        indices: np.ndarray,
+        dataset: Any,
+        max_positions: Any = None,
+        ignore_invalid_inputs: bool = False,
+    ) -> np.ndarray:
+        """Drop examples larger than ``max_positions``, or raise naming the first when not ignoring."""
+        from .errors import SeqlabError
+
+        indices, ignored = dataset.filter_indices_by_size(indices, max_positions)
+        if len(ignored) > 0:
+            first = int(ignored[0])
+            if not ignore_invalid_inputs:
+                raise SeqlabError(
+                    f"example {first} has size {dataset.size(first)}, more than the max positions "
+                    f"{max_positions} ({len(ignored)} examples are too long); skip them with "
+                    "--skip-invalid-size-inputs-valid-test or raise the task's max positions"
+                )
+            logger.warning(
+                "%d examples are longer than max positions %s and are skipped; the first: %s",
+                len(ignored),
+                max_positions,
+                ", ".join(str(int(i)) for i in ignored[:10]),
+            )
+        return indices
+
+    def get_batch_iterator(
+        self,
+        dataset: Any,
+        max_tokens: int | None = None,
+        max_sentences: int | None = None,
+        max_positions: Any = None,
+        ignore_invalid_inputs: bool = False,
+        required_batch_size_multiple: int = 1,
+        seed: int = 1,
+        num_shards: int = 1,
+        shard_id: int = 0,
+        num_workers: int = 0,
+        epoch: int = 1,
+        data_buffer_size: int = 0,
+        disable_iterator_cache: bool = False,
+        skip_remainder_batch: bool = False,
+        update_epoch_batch_itr: bool = False,
+    ) -> Any:
+        """Return an :class:`~seqlab.core.data.EpochBatchIterator` over ``dataset``'s batches.
+
+        Examples are ordered by ``dataset.ordered_indices()`` (seeded with ``seed``),
+        filtered by ``max_positions``, grouped by ``max_tokens``/``max_sentences``,
+        then shuffled per epoch and sharded by the iterator.
+        """
+        from .data import EpochBatchIterator, numpy_seed
+
+        reuse = (
+            not disable_iterator_cache and not update_epoch_batch_itr and self.can_reuse_epoch_itr(dataset)
+        )
+        if reuse and dataset in self.dataset_to_epoch_iter:
+            return self.dataset_to_epoch_iter[dataset]
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        with numpy_seed(seed):
+            indices = dataset.ordered_indices()
+        if max_positions is not None:
+            indices = self.filter_indices_by_size(indices, dataset, max_positions, ignore_invalid_inputs)
+        batches = dataset.batch_by_size(
+            indices,
+            max_tokens=max_tokens,
+            max_sentences=max_sentences,
+            required_batch_size_multiple=required_batch_size_multiple,
+        )
+        epoch_iter = EpochBatchIterator(
+            dataset=dataset,
+            collate_fn=dataset.collater,
+            batch_sampler=batches,
+            seed=seed,
+            num_shards=num_shards,
+            shard_id=shard_id,
+            num_workers=num_workers,
+            epoch=epoch,
+            buffer_size=data_buffer_size,
+            skip_remainder_batch=skip_remainder_batch,
+        )
+        if reuse:
+            self.dataset_to_epoch_iter[dataset] = epoch_iter
+        return epoch_iter
 
     def build_model(self, args: Any) -> Any:
         """Build the model chosen by ``--arch``."""
@@ -78,6 +179,16 @@ class Task(PluginOptions):
     def reduce_metrics(self, logging_outputs: list[dict[str, Any]], criterion: Any) -> None:
         """Aggregate logging outputs (the criterion's metrics by default)."""
         type(criterion).reduce_metrics(logging_outputs)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What generation needs from this task, as plain data (dictionaries, tokenizer model).
+
+        Stored in every checkpoint as ``task_state`` so that a checkpoint is self-contained.
+        """
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
 
     def begin_epoch(self, epoch: int, model: Any) -> None:
         """Hook called at the start of each training epoch."""

@@ -96,7 +96,10 @@ class CheckpointOptions:
         default=False, metadata={"help": "do not restore the lr scheduler state"}
     )
     reset_dataloader: bool = field(default=False, metadata={"help": "start a fresh epoch iterator"})
-    reset_meters: bool = field(default=False, metadata={"help": "do not restore the meters"})
+    reset_meters: bool = field(
+        default=False,
+        metadata={"help": "accepted for fairseq command lines: meters always restart on resume"},
+    )
     save_interval: int = field(default=1, metadata={"help": "save an epoch checkpoint every N epochs"})
     save_interval_updates: int = field(default=0, metadata={"help": "also save every N updates"})
     keep_interval_updates: int = field(
