@@ -1,0 +1,173 @@
+"""Multi-head attention through ``F.scaled_dot_product_attention``, with an incremental cache.
+
+Self-attention projects queries, keys and values with one fused matrix; encoder-decoder
+attention projects keys and values of the encoder states with one fused matrix and
+computes them once per decode, caching them for the following steps. Tensors are
+batch-first (B x T x C); heads are split as B x H x T x D views without copies.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.core import ConfigError
+from seqlab.core.incremental import IncrementalState, IncrementalStateDict
+
+from .kv_cache import KVCache
+
+
+def _check_heads(embed_dim: int, num_heads: int, flag: str) -> int:
+    if num_heads <= 0 or embed_dim % num_heads:
+        raise ConfigError(
+            f"{flag} {num_heads} must divide the embedding dimension {embed_dim}; "
+            "choose a number of heads that divides it"
+        )
+    return embed_dim // num_heads
+
+
+def _init_fused(linear: nn.Linear, parts: int) -> None:
+    # fairseq initialises q, k and v as separate square matrices (xavier, gain 1/sqrt(2));
+    # the fused matrix gets the same distribution part by part.
+    for chunk in linear.weight.chunk(parts, dim=0):
+        nn.init.xavier_uniform_(chunk, gain=1 / math.sqrt(2))
+    nn.init.zeros_(linear.bias)
+
+
+def _init_out(linear: nn.Linear) -> None:
+    nn.init.xavier_uniform_(linear.weight)
+    nn.init.zeros_(linear.bias)
+
+
+def _attend_with_weights(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention that also returns the weights averaged over heads (B x Tq x Tk), for alignments."""
+    scores = torch.matmul(q, k.transpose(-1, -2)).float() * (q.size(-1) ** -0.5)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    out = torch.matmul(F.dropout(weights, dropout, training=dropout > 0).type_as(v), v)
+    return out, weights.mean(dim=1).type_as(q)
+
+
+class SelfAttention(IncrementalState, nn.Module):
+    """Self-attention with a fused q/k/v projection; caches keys and values when decoding."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, flag: str = "--heads") -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = _check_heads(embed_dim, num_heads, flag)
+        self.dropout = dropout
+        self.in_proj = nn.Linear(embed_dim, 3 * embed_dim)
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        _init_fused(self.in_proj, 3)
+        _init_out(self.out_proj)
+        self.init_incremental_state()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        is_causal: bool = False,
+        incremental_state: IncrementalStateDict | None = None,
+    ) -> torch.Tensor:
+        """Attend over ``x`` (B x T x C) and, when decoding, over the cached earlier positions."""
+        bsz, length, _ = x.shape
+        qkv = self.in_proj(x).view(bsz, length, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if incremental_state is not None:
+            k, v = self._cache(incremental_state).append(k, v)
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=attn_mask,
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=is_causal and attn_mask is None,
+        )
+        return self.out_proj(out.transpose(1, 2).reshape(bsz, length, self.embed_dim))
+
+    def _cache(self, incremental_state: IncrementalStateDict) -> KVCache:
+        state = self.get_incremental_state(incremental_state, "kv")
+        if state is None:
+            state = {"cache": KVCache()}
+            self.set_incremental_state(incremental_state, "kv", state)
+        return state["cache"]
+
+    def reorder_incremental_state(
+        self, incremental_state: IncrementalStateDict, new_order: torch.Tensor
+    ) -> None:
+        """Reorder the cached keys and values along the batch (beam search)."""
+        state = self.get_incremental_state(incremental_state, "kv")
+        if state is not None:
+            state["cache"].reorder(new_order)
+
+
+class CrossAttention(IncrementalState, nn.Module):
+    """Encoder-decoder attention; the encoder's keys and values are computed once per decode."""
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, kv_dim: int, dropout: float = 0.0, flag: str = "--heads"
+    ) -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = _check_heads(embed_dim, num_heads, flag)
+        self.dropout = dropout
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.kv_proj = nn.Linear(kv_dim, 2 * embed_dim)
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        _init_fused(self.q_proj, 1)
+        _init_fused(self.kv_proj, 2)
+        _init_out(self.out_proj)
+        self.init_incremental_state()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor | None,
+        attn_mask: torch.Tensor | None = None,
+        incremental_state: IncrementalStateDict | None = None,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend from ``x`` (B x T x C) over ``memory`` (B x S x C'); return output and weights."""
+        bsz, length, _ = x.shape
+        q = self.q_proj(x).view(bsz, length, self.num_heads, self.head_dim).transpose(1, 2)
+        k, v = self._keys_values(memory, incremental_state)
+        dropout = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            out, weights = _attend_with_weights(q, k, v, attn_mask, dropout)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
+        return self.out_proj(out.transpose(1, 2).reshape(bsz, length, self.embed_dim)), weights
+
+    def _keys_values(
+        self, memory: torch.Tensor | None, incremental_state: IncrementalStateDict | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        state: dict[str, Any] | None = self.get_incremental_state(incremental_state, "static_kv")
+        if state is not None:
+            return state["k"], state["v"]
+        if memory is None:
+            raise ValueError("encoder-decoder attention needs the encoder output (encoder_out)")
+        bsz, src_len, _ = memory.shape
+        kv = self.kv_proj(memory).view(bsz, src_len, 2, self.num_heads, self.head_dim)
+        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)
+        if incremental_state is not None:
+            self.set_incremental_state(incremental_state, "static_kv", {"k": k, "v": v})
+        return k, v
+
+    def reorder_incremental_state(
+        self, incremental_state: IncrementalStateDict, new_order: torch.Tensor
+    ) -> None:
+        """Reorder the cached encoder keys and values along the batch (beam search)."""
+        state = self.get_incremental_state(incremental_state, "static_kv")
+        if state is not None:
+            state["k"] = state["k"].index_select(0, new_order)
+            state["v"] = state["v"].index_select(0, new_order)

@@ -1,0 +1,164 @@
+"""The transformer decoder, for encoder-decoder models and (without encoder attention) for LMs.
+
+Incremental decoding: ``prev_output_tokens`` holds every token so far (as fairseq's
+sequence generator passes it); the decoder runs only the positions it has not cached
+yet (one per step, or a whole prompt at once) and keeps each layer's keys and values
+in growable buffers (:mod:`.kv_cache`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.core import IncrementalDecoder, SeqlabError
+from seqlab.core.incremental import IncrementalStateDict
+from seqlab.core.utils import make_positions
+
+from .attention_masks import decoder_self_attn_mask, key_padding_mask
+from .encoder_out import encoder_states
+from .positional_embedding import build_positional_embedding
+from .transformer_layer import TransformerDecoderLayer
+
+
+class TransformerDecoder(IncrementalDecoder):
+    """Token and position embeddings, ``--decoder-layers`` layers, and the output projection."""
+
+    def __init__(
+        self, args: Any, dictionary: Any, embed_tokens: nn.Embedding, no_encoder_attn: bool = False
+    ) -> None:
+        super().__init__(dictionary)
+        embed_dim = embed_tokens.embedding_dim
+        self.padding_idx = embed_tokens.padding_idx
+        self.embed_tokens = embed_tokens
+        self.embed_scale = 1.0 if args.no_scale_embedding else math.sqrt(embed_dim)
+        self.max_target_positions = args.max_target_positions
+        self.embed_positions = build_positional_embedding(
+            embed_dim,
+            self.padding_idx,
+            args.max_target_positions,
+            args.decoder_learned_pos,
+            "--max-target-positions",
+        )
+        self.layernorm_embedding = nn.LayerNorm(embed_dim) if args.layernorm_embedding else None
+        self.dropout = args.dropout
+        encoder_dim = None if no_encoder_attn else getattr(args, "encoder_embed_dim", embed_dim)
+        self.layers = nn.ModuleList(
+            TransformerDecoderLayer(
+                embed_dim,
+                args.decoder_ffn_embed_dim,
+                args.decoder_attention_heads,
+                dropout=args.dropout,
+                attention_dropout=args.attention_dropout,
+                activation_dropout=args.activation_dropout,
+                activation_fn=args.activation_fn,
+                normalize_before=args.decoder_normalize_before,
+                encoder_embed_dim=encoder_dim,
+            )
+            for _ in range(args.decoder_layers)
+        )
+        final_norm = args.decoder_normalize_before and not getattr(args, "no_decoder_final_norm", False)
+        self.layer_norm = nn.LayerNorm(embed_dim) if final_norm else None
+        self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=False)
+        if args.share_decoder_input_output_embed:
+            self.output_projection.weight = embed_tokens.weight
+        else:
+            nn.init.normal_(self.output_projection.weight, mean=0.0, std=embed_dim**-0.5)
+
+    def forward(
+        self,
+        prev_output_tokens: torch.Tensor,
+        encoder_out: dict[str, Any] | None = None,
+        incremental_state: IncrementalStateDict | None = None,
+        features_only: bool = False,
+        need_attn: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Return ``(logits B x T x V, extra)``; with ``incremental_state`` only the new positions'."""
+        x, extra = self.extract_features(
+            prev_output_tokens, encoder_out, incremental_state, need_attn=need_attn
+        )
+        return (x if features_only else self.output_layer(x)), extra
+
+    def extract_features(
+        self,
+        prev_output_tokens: torch.Tensor,
+        encoder_out: dict[str, Any] | None = None,
+        incremental_state: IncrementalStateDict | None = None,
+        need_attn: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Return ``(features B x T x C, {"attn": [B x T x S] or None, "inner_states": [...]})``."""
+        total = prev_output_tokens.size(1)
+        start = self._cached_length(incremental_state, total)
+        self.embed_positions.check_length(total)
+        padding = prev_output_tokens.eq(self.padding_idx)
+        positions = make_positions(prev_output_tokens, self.padding_idx)[:, start:]
+        tokens = prev_output_tokens[:, start:]
+
+        x = self.embed_scale * self.embed_tokens(tokens)
+        x = x + self.embed_positions(positions).to(x.dtype)
+        if self.layernorm_embedding is not None:
+            x = self.layernorm_embedding(x)
+        x = F.dropout(x, self.dropout, training=self.training)
+
+        self_attn_mask, is_causal = decoder_self_attn_mask(padding, start)
+        memory, memory_padding = encoder_states(encoder_out)
+        memory_mask = self._memory_mask(memory_padding, incremental_state)
+        inner_states = [x.transpose(0, 1)]
+        attn = None
+        for i, layer in enumerate(self.layers):
+            x, layer_attn = layer(
+                x,
+                self_attn_mask=self_attn_mask,
+                is_causal=is_causal,
+                memory=memory,
+                memory_mask=memory_mask,
+                incremental_state=incremental_state,
+                need_attn=need_attn and i == len(self.layers) - 1,
+            )
+            inner_states.append(x.transpose(0, 1))
+            if layer_attn is not None:
+                attn = layer_attn
+        if self.layer_norm is not None:
+            x = self.layer_norm(x)
+        if incremental_state is not None:
+            self.set_incremental_state(incremental_state, "decoder", {"length": total})
+        return x, {"attn": None if attn is None else [attn], "inner_states": inner_states}
+
+    def output_layer(self, features: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """Project features to vocabulary logits."""
+        return self.output_projection(features)
+
+    def max_positions(self) -> int:
+        """The longest target this decoder accepts (``--max-target-positions``)."""
+        return self.max_target_positions
+
+    def _cached_length(self, incremental_state: IncrementalStateDict | None, total: int) -> int:
+        state = self.get_incremental_state(incremental_state, "decoder")
+        cached = 0 if state is None else state["length"]
+        if cached >= total:
+            raise SeqlabError(
+                f"incremental decoding got {total} tokens but has already decoded {cached}; pass every "
+                "token so far (prev_output_tokens grows by one each step) or start a new incremental_state"
+            )
+        return cached
+
+    def _memory_mask(
+        self, memory_padding: torch.Tensor | None, incremental_state: IncrementalStateDict | None
+    ) -> torch.Tensor | None:
+        # Whether the source has padding is decided once per decode (one GPU sync): reordering
+        # rows cannot add padding, and a mask with nothing hidden is still correct.
+        if memory_padding is None:
+            return None
+        if incremental_state is None:
+            return key_padding_mask(memory_padding)
+        state = self.get_incremental_state(incremental_state, "memory")
+        if state is None:
+            state = {"padded": bool(memory_padding.any())}
+            self.set_incremental_state(incremental_state, "memory", state)
+        return ~memory_padding[:, None, None, :] if state["padded"] else None

@@ -1,0 +1,96 @@
+"""The transformer encoder; its output is the ``encoder_out`` dict of :mod:`.encoder_out`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.core import Encoder
+from seqlab.core.utils import make_positions
+
+from .attention_masks import key_padding_mask
+from .encoder_out import reorder_encoder_out
+from .positional_embedding import build_positional_embedding
+from .transformer_layer import TransformerEncoderLayer
+
+
+class TransformerEncoder(Encoder):
+    """Token and position embeddings followed by ``--encoder-layers`` transformer layers."""
+
+    def __init__(self, args: Any, dictionary: Any, embed_tokens: nn.Embedding) -> None:
+        super().__init__(dictionary)
+        embed_dim = embed_tokens.embedding_dim
+        self.padding_idx = embed_tokens.padding_idx
+        self.embed_tokens = embed_tokens
+        self.embed_scale = 1.0 if args.no_scale_embedding else math.sqrt(embed_dim)
+        self.max_source_positions = args.max_source_positions
+        self.embed_positions = build_positional_embedding(
+            embed_dim,
+            self.padding_idx,
+            args.max_source_positions,
+            args.encoder_learned_pos,
+            "--max-source-positions",
+        )
+        self.layernorm_embedding = nn.LayerNorm(embed_dim) if args.layernorm_embedding else None
+        self.dropout = args.dropout
+        self.layers = nn.ModuleList(
+            TransformerEncoderLayer(
+                embed_dim,
+                args.encoder_ffn_embed_dim,
+                args.encoder_attention_heads,
+                dropout=args.dropout,
+                attention_dropout=args.attention_dropout,
+                activation_dropout=args.activation_dropout,
+                activation_fn=args.activation_fn,
+                normalize_before=args.encoder_normalize_before,
+            )
+            for _ in range(args.encoder_layers)
+        )
+        self.layer_norm = nn.LayerNorm(embed_dim) if args.encoder_normalize_before else None
+
+    def forward(
+        self,
+        src_tokens: torch.Tensor,
+        src_lengths: torch.Tensor | None = None,
+        return_all_hiddens: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, list[torch.Tensor]]:
+        """Encode ``src_tokens`` (B x T, padded on either side) into an ``encoder_out`` dict."""
+        padding = src_tokens.eq(self.padding_idx)
+        self.embed_positions.check_length(src_tokens.size(1))
+        embedding = self.embed_scale * self.embed_tokens(src_tokens)
+        positions = self.embed_positions(make_positions(src_tokens, self.padding_idx))
+        x = embedding + positions.to(embedding.dtype)
+        if self.layernorm_embedding is not None:
+            x = self.layernorm_embedding(x)
+        x = F.dropout(x, self.dropout, training=self.training)
+        attn_mask = key_padding_mask(padding)
+        if attn_mask is not None:
+            x = x.masked_fill(padding.unsqueeze(-1), 0.0)
+        states = [x.transpose(0, 1)] if return_all_hiddens else []
+        for layer in self.layers:
+            x = layer(x, attn_mask)
+            if return_all_hiddens:
+                states.append(x.transpose(0, 1))
+        if self.layer_norm is not None:
+            x = self.layer_norm(x)
+        return {
+            "encoder_out": [x.transpose(0, 1)],
+            "encoder_padding_mask": [padding],
+            "encoder_embedding": [embedding],
+            "encoder_states": states,
+            "src_tokens": [],
+            "src_lengths": [] if src_lengths is None else [src_lengths],
+        }
+
+    def reorder_encoder_out(self, encoder_out: dict[str, Any], new_order: torch.Tensor) -> dict[str, Any]:
+        """Select and reorder batch rows of ``encoder_out`` (one ``index_select`` per tensor)."""
+        return reorder_encoder_out(encoder_out, new_order)
+
+    def max_positions(self) -> int:
+        """The longest source this encoder accepts (``--max-source-positions``)."""
+        return self.max_source_positions

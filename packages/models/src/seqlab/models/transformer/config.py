@@ -1,0 +1,68 @@
+"""Options of the ``transformer`` model: fairseq's flags, names and defaults (the base arch's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seqlab.models.modules.activations import ActivationFn
+
+
+@dataclass
+class TransformerConfig:
+    """Hyper-parameters of the encoder-decoder transformer (Vaswani et al., 2017)."""
+
+    activation_fn: ActivationFn = field(
+        default="relu", metadata={"help": "activation function of the feed-forward blocks"}
+    )
+    dropout: float = field(default=0.1, metadata={"help": "dropout probability"})
+    attention_dropout: float = field(
+        default=0.0, metadata={"help": "dropout probability of the attention weights"}
+    )
+    activation_dropout: float = field(
+        default=0.0, metadata={"help": "dropout probability after the activation in the feed-forward blocks"}
+    )
+    encoder_embed_dim: int = field(default=512, metadata={"help": "encoder embedding dimension"})
+    encoder_ffn_embed_dim: int = field(
+        default=2048, metadata={"help": "encoder inner dimension of the feed-forward blocks"}
+    )
+    encoder_layers: int = field(default=6, metadata={"help": "number of encoder layers"})
+    encoder_attention_heads: int = field(default=8, metadata={"help": "number of encoder attention heads"})
+    encoder_normalize_before: bool = field(
+        default=False, metadata={"help": "apply layer norm before each encoder block (pre-norm)"}
+    )
+    encoder_learned_pos: bool = field(
+        default=False, metadata={"help": "learn encoder positional embeddings instead of sinusoids"}
+    )
+    decoder_embed_dim: int = field(
+        default=512,
+        metadata={"help": "decoder embedding dimension (presets default it to --encoder-embed-dim)"},
+    )
+    decoder_ffn_embed_dim: int = field(
+        default=2048,
+        metadata={
+            "help": "decoder inner dimension of the feed-forward blocks (presets default it to --encoder-ffn-embed-dim)"
+        },
+    )
+    decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
+    decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
+    decoder_normalize_before: bool = field(
+        default=False, metadata={"help": "apply layer norm before each decoder block (pre-norm)"}
+    )
+    decoder_learned_pos: bool = field(
+        default=False, metadata={"help": "learn decoder positional embeddings instead of sinusoids"}
+    )
+    share_decoder_input_output_embed: bool = field(
+        default=False, metadata={"help": "tie the decoder's input embeddings and output projection"}
+    )
+    share_all_embeddings: bool = field(
+        default=False,
+        metadata={"help": "share encoder, decoder and output embeddings (needs a joined dictionary)"},
+    )
+    no_scale_embedding: bool = field(
+        default=False, metadata={"help": "do not multiply token embeddings by sqrt(embedding dimension)"}
+    )
+    layernorm_embedding: bool = field(
+        default=False, metadata={"help": "apply layer norm to the embeddings (tokens + positions)"}
+    )
+    max_source_positions: int = field(default=1024, metadata={"help": "longest source, in tokens"})
+    max_target_positions: int = field(default=1024, metadata={"help": "longest target, in tokens"})

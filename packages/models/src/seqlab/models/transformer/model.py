@@ -1,0 +1,49 @@
+"""The ``transformer`` encoder-decoder model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from seqlab.core import EncoderDecoderModel, register_model
+from seqlab.models.modules import (
+    TransformerDecoder,
+    TransformerEncoder,
+    build_embedding,
+    check_share_all_embeddings,
+)
+
+from .architectures import base_architecture
+from .config import TransformerConfig
+
+
+@register_model("transformer", dataclass=TransformerConfig)
+class TransformerModel(EncoderDecoderModel):
+    """Transformer encoder-decoder (Vaswani et al., 2017) with fairseq's options and layout."""
+
+    def __init__(self, args: Any, encoder: TransformerEncoder, decoder: TransformerDecoder) -> None:
+        super().__init__(encoder, decoder)
+        self.args = args
+
+    @classmethod
+    def build_model(cls, args: Any, task: Any) -> TransformerModel:
+        """Build from the flat ``args`` and the task's source and target dictionaries."""
+        base_architecture(args)  # fill what neither the arch nor the user set (e.g. args built by hand)
+        src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
+        if args.share_all_embeddings:
+            check_share_all_embeddings(args, src_dict, tgt_dict)
+            encoder_embed = cls.build_embedding(args, src_dict, args.encoder_embed_dim)
+            decoder_embed = encoder_embed
+            args.share_decoder_input_output_embed = True
+        else:
+            encoder_embed = cls.build_embedding(args, src_dict, args.encoder_embed_dim)
+            decoder_embed = cls.build_embedding(args, tgt_dict, args.decoder_embed_dim)
+        encoder = TransformerEncoder(args, src_dict, encoder_embed)
+        decoder = TransformerDecoder(args, tgt_dict, decoder_embed)
+        return cls(args, encoder, decoder)
+
+    @classmethod
+    def build_embedding(cls, args: Any, dictionary: Any, embed_dim: int) -> nn.Embedding:
+        """Return the token embeddings of a dictionary."""
+        return build_embedding(len(dictionary), embed_dim, dictionary.pad())

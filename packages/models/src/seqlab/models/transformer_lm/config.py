@@ -1,0 +1,50 @@
+"""Options of the ``transformer_lm`` model: fairseq's language-model flags and defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seqlab.models.modules.activations import ActivationFn
+
+
+@dataclass
+class TransformerLanguageModelConfig:
+    """Hyper-parameters of the decoder-only transformer language model (always pre-norm)."""
+
+    activation_fn: ActivationFn = field(
+        default="relu", metadata={"help": "activation function of the feed-forward blocks"}
+    )
+    dropout: float = field(default=0.1, metadata={"help": "dropout probability"})
+    attention_dropout: float = field(
+        default=0.0, metadata={"help": "dropout probability of the attention weights"}
+    )
+    activation_dropout: float = field(
+        default=0.0, metadata={"help": "dropout probability after the activation in the feed-forward blocks"}
+    )
+    decoder_embed_dim: int = field(default=512, metadata={"help": "decoder embedding dimension"})
+    decoder_ffn_embed_dim: int = field(
+        default=2048, metadata={"help": "decoder inner dimension of the feed-forward blocks"}
+    )
+    decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
+    decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
+    decoder_learned_pos: bool = field(
+        default=False, metadata={"help": "learn positional embeddings instead of sinusoids"}
+    )
+    no_decoder_final_norm: bool = field(
+        default=False, metadata={"help": "do not apply layer norm after the last decoder layer"}
+    )
+    share_decoder_input_output_embed: bool = field(
+        default=False, metadata={"help": "tie the input embeddings and the output projection"}
+    )
+    no_scale_embedding: bool = field(
+        default=False, metadata={"help": "do not multiply token embeddings by sqrt(embedding dimension)"}
+    )
+    layernorm_embedding: bool = field(
+        default=False, metadata={"help": "apply layer norm to the embeddings (tokens + positions)"}
+    )
+    tokens_per_sample: int = field(
+        default=1024, metadata={"help": "longest input sample, in tokens (positions default to it)"}
+    )
+    max_target_positions: int | None = field(
+        default=None, metadata={"help": "longest input the model accepts (default: --tokens-per-sample)"}
+    )

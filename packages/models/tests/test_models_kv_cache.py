@@ -1,0 +1,63 @@
+"""The incremental key/value cache: appends copy nothing of the past, growth doubles, reorder selects."""
+
+from __future__ import annotations
+
+import torch
+
+from seqlab.models.modules import KVCache, SelfAttention
+
+
+def _step(bsz: int, length: int = 1, heads: int = 2, dim: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randn(bsz, heads, length, dim), torch.randn(bsz, heads, length, dim)
+
+
+def test_appends_return_every_position_so_far():
+    cache = KVCache()
+    keys, values = [], []
+    for length in (5, 1, 1, 30, 1):
+        k, v = _step(3, length)
+        keys.append(k)
+        values.append(v)
+        got_k, got_v = cache.append(k, v)
+        assert torch.equal(got_k, torch.cat(keys, dim=2)) and torch.equal(got_v, torch.cat(values, dim=2))
+    assert cache.length == 38
+
+
+def test_growth_doubles_so_the_past_is_copied_only_at_reallocation():
+    cache = KVCache()
+    pointers, capacities = [], []
+    for _ in range(100):
+        cache.append(*_step(2))
+        pointers.append(cache.keys.data_ptr())
+        capacities.append(cache.capacity)
+    reallocations = sum(a != b for a, b in zip(pointers, pointers[1:]))
+    assert sorted(set(capacities)) == [16, 32, 64, 128]
+    assert reallocations == 3  # 100 steps, three copies of the past
+
+
+def test_reorder_selects_rows_and_decoding_goes_on():
+    cache = KVCache()
+    k0, v0 = _step(4, 3)
+    cache.append(k0, v0)
+    order = torch.tensor([2, 2, 0])
+    cache.reorder(order)
+    k1, v1 = _step(3)
+    got_k, got_v = cache.append(k1, v1)
+    assert torch.equal(got_k, torch.cat([k0[order], k1], dim=2))
+    assert torch.equal(got_v, torch.cat([v0[order], v1], dim=2))
+
+
+def test_self_attention_keeps_its_buffer_between_steps():
+    torch.manual_seed(0)
+    attn = SelfAttention(8, 2).eval()
+    state: dict = {}
+    x = torch.randn(2, 20, 8)
+    pointers = []
+    with torch.no_grad():
+        full = attn(x, is_causal=True)
+        steps = []
+        for t in range(20):
+            steps.append(attn(x[:, t : t + 1], incremental_state=state))
+            pointers.append(attn.get_incremental_state(state, "kv")["cache"].keys.data_ptr())
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-6, rtol=0)
+    assert len(set(pointers[:16])) == 1 and len(set(pointers[16:])) == 1  # one reallocation, at 16
