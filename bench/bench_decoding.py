@@ -4,8 +4,8 @@ Both runs decode the same random model for the same number of steps, reordering 
 batch every step as beam search does; the report is the speed-up of the cache over the
 baseline, measured in this one process::
 
-    python packages/models/benchmarks/bench_decoding.py --arch transformer --steps 64
-    python packages/models/benchmarks/bench_decoding.py --device cuda --dtype bfloat16
+    python bench/bench_decoding.py --arch transformer --steps 64
+    python bench/bench_decoding.py --device cuda --dtype bfloat16
 """
 
 from __future__ import annotations
