@@ -59,7 +59,11 @@ class ToolSpec:
 
 @dataclass
 class ResolvedConfig:
-    """The resolved flat options, where each value came from, and the chosen plugins."""
+    """The resolved flat options, where each value came from, and the chosen plugins.
+
+    ``plugins`` maps each choice's dest (``task``, ``arch``, ...) to its plugin, plus ``model``
+    for the model the chosen architecture configures.
+    """
 
     args: argparse.Namespace
     sources: dict[str, str]
@@ -253,7 +257,9 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
             setattr(ns, key, value)
             sources[key] = f"default ({owners.get(key, spec.prog)})"
     _check_required(parser, ns, owners)
-    resolved = ResolvedConfig(ns, sources, {dest: (m or p) for dest, (_, p, m) in chosen.items()})
+    plugins = {dest: plugin for dest, (_, plugin, _) in chosen.items()}
+    plugins.update({"model": model for _, _, model in chosen.values() if model is not None})
+    resolved = ResolvedConfig(ns, sources, plugins)
     if ns.print_config:
         print(resolved.format())
         raise SystemExit(0)

@@ -55,15 +55,10 @@ def summarize(args: Any, task: Any, model: Any, criterion: Any) -> list[str]:
 
 def plugin_provenance(config: ResolvedConfig) -> dict[str, Any]:
     """The chosen plugins with the distribution or user dir each came from, as plain data."""
-    out: dict[str, Any] = {}
-    for dest, plugin in config.plugins.items():
-        out[dest] = {
-            "name": getattr(config.args, dest),
-            "kind": plugin.kind,
-            "registered_as": plugin.name,
-            **plugin.provenance(),
-        }
-    return out
+    return {
+        dest: {"kind": plugin.kind, "name": plugin.name, **plugin.provenance()}
+        for dest, plugin in config.plugins.items()
+    }
 
 
 def run_training(config: ResolvedConfig) -> int:
