@@ -258,7 +258,9 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
             sources[key] = f"default ({owners.get(key, spec.prog)})"
     _check_required(parser, ns, owners)
     plugins = {dest: plugin for dest, (_, plugin, _) in chosen.items()}
-    plugins.update({"model": model for _, _, model in chosen.values() if model is not None})
+    for _, _, model in chosen.values():
+        if model is not None:
+            plugins["model"] = model
     resolved = ResolvedConfig(ns, sources, plugins)
     if ns.print_config:
         print(resolved.format())
