@@ -190,6 +190,16 @@ class Task(PluginOptions):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
 
+    @classmethod
+    def setup_task_from_state(cls, args: Any, state: dict[str, Any]) -> Task:
+        """Build the task from a checkpoint's ``task_state`` alone (no data directory needed).
+
+        Tasks whose constructor needs more than ``args`` (dictionaries) override this.
+        """
+        task = cls(args)
+        task.load_state_dict(state)
+        return task
+
     def begin_epoch(self, epoch: int, model: Any) -> None:
         """Hook called at the start of each training epoch."""
 
