@@ -40,6 +40,7 @@ _BASES = (
     "LegacyFairseqOptimizer", "FairseqLRScheduler", "LegacyFairseqLRScheduler",
 )  # fmt: skip
 _LAZY = dict.fromkeys(_BASES, "bases")
+_LAZY["Dictionary"] = "dictionary"
 
 
 def __getattr__(name: str) -> Any:

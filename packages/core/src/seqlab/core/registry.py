@@ -52,7 +52,8 @@ class Plugin:
 
     def provenance(self) -> dict[str, str]:
         """Return where the plugin came from: a distribution and version, a user dir, or a module."""
-        module = getattr(self.obj, "__module__", None) or self.site.module
+        # where it was registered: for the architecture a model name provides, the model's module
+        module = self.site.module
         path = user_dir.user_dir_of(module)
         if path is not None:
             return {"user_dir": path, "module": module}

@@ -1,0 +1,102 @@
+"""A binarized split read sentence by sentence from the OS page cache, so memory does not grow with the corpus."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqlab.core import SeqlabError
+from seqlab.core.data import BaseDataset
+
+from .index_format import HEADER, data_path, index_path, read_header
+
+
+class IndexedDataset(BaseDataset):
+    """Sentence ``i`` of a ``.bin``/``.idx`` pair as a LongTensor of token ids.
+
+    Only the lengths (4 bytes per sentence, needed for batching) are held in
+    memory; each read fetches the sentence's offset from ``.idx`` and its ids
+    from ``.bin`` with ``pread``, served by the OS page cache. Pages of a memory
+    map would count in the process's resident memory once touched, and the
+    kernel maps 64 KiB to 2 MiB around every random read, so reading a corpus
+    through a map makes RSS grow to the corpus size; these reads leave it flat.
+    The files are shared by every process that reads them, through the page cache.
+    """
+
+    def __init__(self, prefix: str, expected_vocab_size: int | None = None) -> None:
+        self.prefix = prefix
+        self.header = read_header(prefix)
+        if expected_vocab_size is not None and expected_vocab_size != self.header.vocab_size:
+            raise SeqlabError(
+                f"{index_path(prefix)} was binarized with a dictionary of {self.header.vocab_size} symbols, "
+                f"but the dictionary given has {expected_vocab_size}; use the dict.*.txt seq-preprocess "
+                "wrote beside it, or binarize again"
+            )
+        self._open()
+
+    def _open(self) -> None:
+        h = self.header
+        self._itemsize = h.dtype.itemsize
+        self._sizes = np.fromfile(
+            index_path(self.prefix), dtype="<i4", count=h.num_sentences, offset=h.sizes_offset
+        )
+        self._idx_fd = os.open(index_path(self.prefix), os.O_RDONLY)
+        self._bin_fd = os.open(data_path(self.prefix), os.O_RDONLY)
+        if h.num_sentences and self._pointer(h.num_sentences - 1) + int(self._sizes[-1]) != h.num_tokens:
+            raise SeqlabError(
+                f"{index_path(self.prefix)} is corrupt: its offsets do not end at its {h.num_tokens} tokens; "
+                "binarize the data again with seq-preprocess"
+            )
+
+    def _pointer(self, index: int) -> int:
+        return int.from_bytes(os.pread(self._idx_fd, 8, HEADER.size + 8 * index), "little", signed=True)
+
+    def __del__(self) -> None:
+        for fd in (getattr(self, "_idx_fd", None), getattr(self, "_bin_fd", None)):
+            if fd is not None:
+                os.close(fd)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"prefix": self.prefix, "header": self.header}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.prefix = state["prefix"]
+        self.header = state["header"]
+        self._open()
+
+    def __len__(self) -> int:
+        return self.header.num_sentences
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        if not 0 <= index < len(self):
+            raise IndexError(f"sentence {index} is out of range for {len(self)} sentences in {self.prefix}")
+        size = int(self._sizes[index])
+        if not size:
+            return torch.zeros(0, dtype=torch.int64)
+        raw = os.pread(self._bin_fd, size * self._itemsize, self._pointer(index) * self._itemsize)
+        return torch.from_numpy(np.frombuffer(raw, dtype=self.header.dtype).astype(np.int64))
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Every sentence's length in tokens (int32)."""
+        return self._sizes
+
+    @property
+    def vocab_size(self) -> int:
+        """The size of the dictionary the ids index."""
+        return self.header.vocab_size
+
+    def num_tokens(self, index: int) -> int:
+        """The sentence's length in tokens."""
+        return int(self._sizes[index])
+
+    def num_tokens_vec(self, indices: np.ndarray) -> np.ndarray:
+        """The lengths of many sentences."""
+        return self._sizes[indices]
+
+    def size(self, index: int) -> int:
+        """The sentence's length in tokens."""
+        return int(self._sizes[index])
