@@ -75,7 +75,7 @@ def test_seed_example_resolves_to_the_big_transformer(seed_user_dir, kit):
     cfg = parse(TRAIN, ["--user-dir", str(seed_user_dir), "-a", "my_transformer"])
     assert {k: getattr(cfg.args, k) for k in BIG} == BIG
     assert cfg.sources["encoder_embed_dim"] == "arch my_transformer"
-    assert cfg.plugins["arch"].name == "transformer"
+    assert cfg.plugins["arch"].name == "my_transformer" and cfg.plugins["model"].name == "transformer"
     with torch.device("meta"):
         model = build_model(cfg.args, kit.TinyTask(kit.TinyDictionary(8000)))
     assert type(model).__name__ == "TransformerModel"
