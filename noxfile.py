@@ -29,6 +29,8 @@ PACKAGES = {
     "cli": "cli",
 }
 TEST_TOOLS = ("pytest", "hypothesis")
+#: a plugin package made with ``seq-plugins new``, installed next to the built-ins like any other
+EXAMPLE = "examples/seqlab-models-gru"
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -56,8 +58,8 @@ def _local_requirements(key: str) -> list[str]:
     return order
 
 
-def _install(session: nox.Session, keys: list[str]) -> None:
-    paths = [str(ROOT / PACKAGES[k]) for k in keys]
+def _install(session: nox.Session, keys: list[str], *extra: str) -> None:
+    paths = [str(ROOT / PACKAGES[k]) for k in keys] + [str(ROOT / e) for e in extra]
     session.install(*CONSTRAINTS, *paths, *TEST_TOOLS)
 
 
@@ -77,8 +79,9 @@ for _key in PACKAGES:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Install every package and run every test, the cross-package ones in tests/ included."""
-    _install(session, list(PACKAGES))
+    _install(session, list(PACKAGES), EXAMPLE)
     targets = [str(ROOT / p / "tests") for p in PACKAGES.values()] + [str(ROOT / "tests")]
+    targets.append(str(ROOT / EXAMPLE / "tests"))
     session.run("pytest", "-q", *targets, *session.posargs)
 
 
@@ -101,6 +104,19 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Install every package and list the plugins they provide."""
+    """Install every package, then preprocess, train and translate a corpus the demo makes itself."""
     _install(session, list(PACKAGES))
-    session.run("seq-plugins")
+    session.run("seq-demo", "--workdir", str(ROOT / "demo-run"), *session.posargs)
+
+
+@nox.session
+def example(session: nox.Session) -> None:
+    """Install the built-ins and the contributed seqlab-models-gru; run its tests, find it with
+    seq-plugins, and train it with seq-train (no --user-dir) on a tiny generated corpus."""
+    _install(session, list(PACKAGES), EXAMPLE)
+    session.run("pytest", "-q", str(ROOT / EXAMPLE / "tests"), *session.posargs)
+    listing = session.run("seq-plugins", "list", "--kind", "model", silent=True) or ""
+    if ["gru", "seqlab-models-gru"] not in [line.split()[:2] for line in listing.splitlines()]:
+        session.error(f"seq-plugins list does not show gru from seqlab-models-gru:\n{listing}")
+    session.log("seq-plugins lists gru from seqlab-models-gru")
+    session.run("python", str(ROOT / "examples" / "train_gru_demo.py"))

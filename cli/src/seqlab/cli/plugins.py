@@ -1,8 +1,9 @@
-"""``seq-plugins``: list the installed plugins, or describe one plugin's options."""
+"""``seq-plugins``: list the installed plugins, describe one plugin's options, or scaffold a new one."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +14,8 @@ from seqlab.core.registry import KINDS, REGISTRIES, get_plugin, resolve_architec
 from seqlab.core.suggest import did_you_mean
 from seqlab.core.user_dir import import_user_dirs
 
+from . import scaffold
+
 PROG = "seq-plugins"
 PLURAL = {k: ("lr_schedulers" if k == "lr_scheduler" else k + "s") for k in KINDS}
 
@@ -22,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="List every installed seqlab plugin with the distribution that provides it "
-        "(importing none of them), or describe one plugin's options.",
+        "(importing none of them), describe one plugin's options, or scaffold a new plugin package.",
     )
     parser.add_argument(
         "--user-dir", action="append", metavar="DIR", help="also list the plugins of this folder"
@@ -34,6 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
     desc = sub.add_parser("describe", help="print a plugin's options with defaults and help")
     desc.add_argument("name", help="the plugin's registered name")
     desc.add_argument("--kind", choices=KINDS, help="the kind, when several kinds share the name")
+    new = sub.add_parser(
+        "new",
+        help="scaffold an installable plugin package in the current folder",
+        description="Create <DIST>/ in the current folder: a namespace package with its entry points, "
+        "a working minimal plugin and a test running seqlab-core's conformance kit on it.",
+    )
+    new.add_argument(
+        "new_kind", metavar="KIND", choices=list(scaffold.FAMILIES), help=", ".join(scaffold.FAMILIES)
+    )
+    new.add_argument("new_name", metavar="NAME", help="the plugin's registered name (a Python identifier)")
+    new.add_argument("--dist", help="the distribution name (default: seqlab-<family>-<name>)")
+    new.add_argument(
+        "--force", action="store_true", help="write into an existing folder, overwriting the files it creates"
+    )
     for p in (ls, desc):
         p.add_argument(
             "--user-dir", action="append", metavar="DIR", dest="sub_user_dir", help=argparse.SUPPRESS
@@ -115,11 +132,24 @@ def _main(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     import_user_dirs((args.user_dir or []) + (getattr(args, "sub_user_dir", None) or []))
+    if args.command == "new":
+        return _new(args.new_kind, args.new_name, args.dist, args.force)
     if args.command == "describe":
         print(describe(args.name, args.kind))
         return 0
     kind = getattr(args, "kind", None)
     print(list_plugins([kind] if kind else list(KINDS)))
+    return 0
+
+
+def _new(kind: str, name: str, dist: str | None, force: bool) -> int:
+    plan = scaffold.plan(kind, name, dist)
+    target = scaffold.write(plan, os.getcwd(), force=force)
+    rel = os.path.relpath(target)
+    print(f"created {rel}/ with the {kind} '{name}' ({plan.module}):")
+    for path in plan.files():
+        print(f"  {rel}/{path}")
+    print(f"next: pip install -e '{rel}[test]' && pytest {rel}/tests")
     return 0
 
 
