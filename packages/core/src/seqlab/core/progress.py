@@ -43,7 +43,9 @@ def format_stat(value: Any) -> str:
         return str(value)
     if isinstance(value, Number):
         value = float(value)
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.3f}"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.3g}" if abs(value) < 0.01 else f"{value:.3f}"  # small values (lr) keep their digits
     return str(value)
 
 
