@@ -150,7 +150,6 @@ TRAIN_ARGS = [
     "toy_sgd",
     "--lr-scheduler",
     "toy_warmup",
-    "--cpu",
     "--batch-size",
     "8",
     "--required-batch-size-multiple",
@@ -169,12 +168,17 @@ def train():
     """Return a function running seq-train's command line on the toy plugins in a new process."""
 
     def run(
-        save_dir: Path, *extra: str, env: dict[str, str] | None = None, launcher: list[str] | None = None
+        save_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        launcher: list[str] | None = None,
+        cpu: bool = True,
     ):
         cmd = [
             *(launcher or [sys.executable, "-m"]),
             "seqlab.core.train_cli",
             *TRAIN_ARGS,
+            *(["--cpu"] if cpu else []),
             "--save-dir",
             str(save_dir),
             *extra,
