@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,12 +165,14 @@ class Checkpoints:
             return ResumeState()
         checkpoint = load_checkpoint_file(path)
         _check_same_model(checkpoint, self.config, path)
+        _check_same_dictionaries(checkpoint, trainer.task, path)
         info = checkpoint.get("trainer", {})
-        trainer.load_state_dict(
-            {**checkpoint, "num_updates": int(info.get("num_updates", 0))},
-            reset_optimizer=a.reset_optimizer,
-            reset_lr_scheduler=a.reset_lr_scheduler,
-        )
+        with _model_mismatch_as_error(path):
+            trainer.load_state_dict(
+                {**checkpoint, "num_updates": int(info.get("num_updates", 0))},
+                reset_optimizer=a.reset_optimizer,
+                reset_lr_scheduler=a.reset_lr_scheduler,
+            )
         resume = ResumeState(path=path)
         if not a.reset_dataloader:
             resume.epoch = int(info.get("epoch", 1))
@@ -187,7 +191,8 @@ class Checkpoints:
         _check_same_model(checkpoint, self.config, path)
         from .model_wrapping import load_full_model_state
 
-        load_full_model_state(trainer.model, checkpoint["model"])
+        with _model_mismatch_as_error(path):
+            load_full_model_state(trainer.model, checkpoint["model"])
         logger.info("fine-tuning from the weights of %s (optimizer, scheduler and data reset)", path)
         return ResumeState()
 
@@ -200,6 +205,38 @@ def _check_same_model(checkpoint: dict[str, Any], config: dict[str, Any], path: 
                 f"checkpoint {path} was trained with --{key} {saved[key]}, not {config[key]}; "
                 "use another --save-dir or the same configuration"
             )
+
+
+def _check_same_dictionaries(checkpoint: dict[str, Any], task: Any, path: str) -> None:
+    # Dictionaries are padded to a multiple of 8, so another vocabulary often has the same size and
+    # would load without a shape error: every embedding row would then mean another word.
+    saved = checkpoint.get("task_state") or {}
+    current = task.state_dict() if hasattr(task, "state_dict") else {}
+    for key, value in saved.items():
+        mine = current.get(key)
+        if not (key.endswith("dictionary") and isinstance(value, dict) and isinstance(mine, dict)):
+            continue
+        if value.get("symbols") != mine.get("symbols"):
+            raise SeqlabError(
+                f"checkpoint {path} was trained with another {key.replace('_', ' ')} than the data's; "
+                "use the data it was trained on, or another --save-dir"
+            )
+
+
+@contextlib.contextmanager
+def _model_mismatch_as_error(path: str) -> Iterator[None]:
+    # load_state_dict lists every mismatching tensor on its own line; the first names the problem.
+    try:
+        yield
+    except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = next(
+            (line for line in lines[1:] if "mismatch" in line or "key" in line), lines[0] if lines else ""
+        )
+        raise SeqlabError(
+            f"checkpoint {path} does not fit this model ({detail}); it was trained with other model "
+            "options: use the same options, or another --save-dir"
+        ) from exc
 
 
 def _check_writable(folder: str) -> None:
