@@ -345,18 +345,13 @@ CASES = [
         "did you mean --beam",
         2,
     ),
-    pytest.param(
-        Case(
-            "generate-data-of-another-dictionary",
-            "seq-generate",
-            ["{other_bin}", "--path", "{ck}"],
-            "dictionary",
-            1,
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="exit 0: translates data binarized with another vocabulary of the same padded size",
-        ),
+    Case(
+        "generate-data-of-another-dictionary",
+        "seq-generate",
+        ["{other_bin}", "--path", "{ck}"],
+        "dictionary",
+        1,
+    ),
     ),
     # -- seq-interactive -----------------------------------------------------------------------------
     Case("interactive-truncated-checkpoint", "seq-interactive", ["--path", "{truncated}"], "truncated", 1),

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import torch
+
 from seqlab.core import SeqlabError, Task, register_task
 from seqlab.core.dictionary import Dictionary
 
@@ -15,7 +17,15 @@ from .data.indexed_dataset import IndexedDataset
 from .data.monolingual_dataset import MonolingualDataset
 from .data.token_block_dataset import TokenBlockDataset
 from .data_paths import sentencepiece_path, split_paths
+from .generation import SequenceGenerator, build_generator
+from .generation.prompts import PromptDataset
 from .sentencepiece_model import SentencePieceModel
+from .task_state import (
+    dictionary_from_state,
+    dictionary_state,
+    sentencepiece_from_state,
+    sentencepiece_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +59,20 @@ class LanguageModelingTask(Task):
         super().add_args(parser)
 
     def __init__(
-        self, args: Any, dictionary: Dictionary, output_dictionary: Dictionary | None = None
+        self,
+        args: Any,
+        dictionary: Dictionary,
+        output_dictionary: Dictionary | None = None,
+        sentencepiece: SentencePieceModel | None = None,
     ) -> None:
         super().__init__(args)
         self.dictionary = dictionary
         self.output_dictionary = output_dictionary or dictionary
-        self.spm_model_path = sentencepiece_path(split_paths(args.data)[0])
+        self._sentencepiece = sentencepiece
+        # a task rebuilt from a checkpoint carries its model; else seq-preprocess left it beside the data
+        self.spm_model_path = (
+            None if sentencepiece is not None else sentencepiece_path(split_paths(args.data)[0])
+        )
 
     @classmethod
     def setup_task(cls, args: Any, **kwargs: Any) -> LanguageModelingTask:
@@ -63,6 +81,29 @@ class LanguageModelingTask(Task):
         dictionary = cls.load_dictionary(os.path.join(paths[0], "dict.txt"))
         logger.info("dictionary: %d types", len(dictionary))
         return cls(args, dictionary)
+
+    @classmethod
+    def setup_task_from_state(cls, args: Any, state: dict[str, Any]) -> LanguageModelingTask:
+        """Rebuild the task from a checkpoint's ``task_state``: no data directory needed."""
+        if not state or "dictionary" not in state:
+            raise SeqlabError(
+                "the checkpoint holds no language-model dictionary (task_state); it was not written by "
+                "seq-train, so pass the data directory it was trained on instead"
+            )
+        dictionary = dictionary_from_state(state["dictionary"], "task_state dictionary")
+        output = state.get("output_dictionary")
+        output_dictionary = dictionary_from_state(output, "task_state output_dictionary") if output else None
+        spm = sentencepiece_from_state(state.get("sentencepiece"))
+        return cls(args, dictionary, output_dictionary, sentencepiece=spm)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The dictionary (and a distinct output dictionary) and the sentencepiece model, as plain data."""
+        same = self.output_dictionary is self.dictionary
+        return {
+            "dictionary": dictionary_state(self.dictionary),
+            "output_dictionary": None if same else dictionary_state(self.output_dictionary),
+            "sentencepiece": sentencepiece_state(self.load_sentencepiece()),
+        }
 
     def load_dataset(self, split: str, combine: bool = False, epoch: int = 1, **kwargs: Any) -> None:
         """Load ``<split>.bin``/``.idx`` and cut it into blocks of ``--tokens-per-sample`` tokens.
@@ -91,8 +132,36 @@ class LanguageModelingTask(Task):
         self.datasets[split] = MonolingualDataset(blocks, blocks.sizes, self.dictionary, shuffle=True)
 
     def load_sentencepiece(self) -> SentencePieceModel | None:
-        """The sentencepiece model seq-preprocess stored beside the data, if it used one."""
-        return SentencePieceModel.load(self.spm_model_path) if self.spm_model_path else None
+        """The sentencepiece model of the data (from the checkpoint, or stored beside the data), if any."""
+        if self._sentencepiece is None and self.spm_model_path:
+            self._sentencepiece = SentencePieceModel.load(self.spm_model_path)
+        return self._sentencepiece
+
+    def build_dataset_for_inference(
+        self, src_tokens: list[torch.Tensor], src_lengths: list[int], **kwargs: Any
+    ) -> PromptDataset:
+        """Prompts to continue (encoded, without ``</s>``), for interactive generation."""
+        return PromptDataset(src_tokens, src_lengths, self.dictionary.pad())
+
+    def build_generator(self, models: list[Any], args: Any, **kwargs: Any) -> SequenceGenerator:
+        """A beam-search (or sampling) generator with the generation options in ``args``."""
+        return build_generator(models, args, self.target_dictionary)
+
+    def inference_step(
+        self,
+        generator: Any,
+        models: list[Any],
+        sample: dict[str, Any],
+        prefix_tokens: Any = None,
+        **kwargs: Any,
+    ) -> list[list[dict[str, Any]]]:
+        """Continue each input: the input is forced as the prefix unless ``prefix_tokens`` are given."""
+        bos = self.source_dictionary.eos()  # generation starts from </s>, as training's inputs do
+        src_tokens = sample["net_input"]["src_tokens"]
+        if prefix_tokens is None and src_tokens.numel():
+            prefix_tokens = src_tokens[:, 1:] if bool(src_tokens[:, 0].eq(bos).all()) else src_tokens
+        with torch.no_grad():
+            return generator.generate(models, sample, prefix_tokens=prefix_tokens, bos_token=bos)
 
     def max_positions(self) -> int:
         """The longest sample: ``--tokens-per-sample``."""

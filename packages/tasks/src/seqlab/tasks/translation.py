@@ -17,14 +17,22 @@ from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.language_pair_dataset import LanguagePairDataset
 from .data_paths import sentencepiece_path, split_paths
+from .generation import SequenceGenerator, build_generator
+from .generation.eval_bleu import EvalBleuConfig, ValidationBleu
 from .sentencepiece_model import SentencePieceModel
+from .task_state import (
+    dictionary_from_state,
+    dictionary_state,
+    sentencepiece_from_state,
+    sentencepiece_state,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TranslationConfig:
-    """Options of the translation task."""
+class TranslationConfig(EvalBleuConfig):
+    """Options of the translation task (with validation BLEU's, from :class:`EvalBleuConfig`)."""
 
     source_lang: str | None = field(
         default=None,
@@ -82,11 +90,26 @@ class TranslationTask(Task):
         )
         super().add_args(parser)
 
-    def __init__(self, args: Any, src_dict: Dictionary, tgt_dict: Dictionary) -> None:
+    def __init__(
+        self,
+        args: Any,
+        src_dict: Dictionary,
+        tgt_dict: Dictionary,
+        sentencepiece: SentencePieceModel | None = None,
+    ) -> None:
         super().__init__(args)
         self.src_dict = src_dict
         self.tgt_dict = tgt_dict
-        self.spm_model_path = sentencepiece_path(split_paths(args.data)[0])
+        self._sentencepiece = sentencepiece
+        # a task rebuilt from a checkpoint carries its model; else seq-preprocess left it beside the data
+        self.spm_model_path = (
+            None if sentencepiece is not None else sentencepiece_path(split_paths(args.data)[0])
+        )
+        self.validation_bleu = (
+            ValidationBleu(args, tgt_dict, self.load_sentencepiece())
+            if getattr(args, "eval_bleu", False)
+            else None
+        )
 
     @classmethod
     def setup_task(cls, args: Any, **kwargs: Any) -> TranslationTask:
@@ -109,6 +132,37 @@ class TranslationTask(Task):
         logger.info("[%s] dictionary: %d types", args.source_lang, len(src_dict))
         logger.info("[%s] dictionary: %d types", args.target_lang, len(tgt_dict))
         return cls(args, src_dict, tgt_dict)
+
+    @classmethod
+    def setup_task_from_state(cls, args: Any, state: dict[str, Any]) -> TranslationTask:
+        """Rebuild the task from a checkpoint's ``task_state``: no data directory needed."""
+        if not state or "source_dictionary" not in state:
+            raise SeqlabError(
+                "the checkpoint holds no translation dictionaries (task_state); it was not written by "
+                "seq-train, so pass the data directory it was trained on instead"
+            )
+        for attr, flag in (("source_lang", "--source-lang"), ("target_lang", "--target-lang")):
+            saved, given = state.get(attr), getattr(args, attr, None)
+            if given is not None and saved is not None and given != saved:
+                raise SeqlabError(
+                    f"the checkpoint translates {state.get('source_lang')}-{state.get('target_lang')}, "
+                    f"not {flag} {given}; drop {flag} or use a checkpoint of that direction"
+                )
+            setattr(args, attr, given or saved)
+        src_dict = dictionary_from_state(state["source_dictionary"], "task_state source_dictionary")
+        tgt_dict = dictionary_from_state(state["target_dictionary"], "task_state target_dictionary")
+        spm = sentencepiece_from_state(state.get("sentencepiece"))
+        return cls(args, src_dict, tgt_dict, sentencepiece=spm)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Languages, both dictionaries and the sentencepiece model, as plain data."""
+        return {
+            "source_lang": self.args.source_lang,
+            "target_lang": self.args.target_lang,
+            "source_dictionary": dictionary_state(self.src_dict),
+            "target_dictionary": dictionary_state(self.tgt_dict),
+            "sentencepiece": sentencepiece_state(self.load_sentencepiece()),
+        }
 
     def load_dataset(self, split: str, combine: bool = False, epoch: int = 1, **kwargs: Any) -> None:
         """Load ``<split>.<src>-<tgt>.<lang>`` from the data directory of this epoch.
@@ -167,8 +221,41 @@ class TranslationTask(Task):
         )
 
     def load_sentencepiece(self) -> SentencePieceModel | None:
-        """The sentencepiece model seq-preprocess stored beside the data, if it used one."""
-        return SentencePieceModel.load(self.spm_model_path) if self.spm_model_path else None
+        """The sentencepiece model of the data (from the checkpoint, or stored beside the data), if any."""
+        if self._sentencepiece is None and self.spm_model_path:
+            self._sentencepiece = SentencePieceModel.load(self.spm_model_path)
+        return self._sentencepiece
+
+    def build_generator(self, models: list[Any], args: Any, **kwargs: Any) -> SequenceGenerator:
+        """A beam-search (or sampling) generator with the generation options in ``args``."""
+        return build_generator(models, args, self.target_dictionary)
+
+    def inference_step(
+        self,
+        generator: Any,
+        models: list[Any],
+        sample: dict[str, Any],
+        prefix_tokens: Any = None,
+        **kwargs: Any,
+    ) -> list[list[dict[str, Any]]]:
+        """Translate a batch: for each sentence, its hypotheses best first."""
+        with torch.no_grad():
+            return generator.generate(models, sample, prefix_tokens=prefix_tokens)
+
+    def valid_step(
+        self, sample: dict[str, Any], model: Any, criterion: Any
+    ) -> tuple[Any, Any, dict[str, Any]]:
+        """The criterion's validation loss, plus BLEU counts with ``--eval-bleu``."""
+        loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
+        if self.validation_bleu is not None:
+            logging_output.update(self.validation_bleu.logging_output(model, sample))
+        return loss, sample_size, logging_output
+
+    def reduce_metrics(self, logging_outputs: list[dict[str, Any]], criterion: Any) -> None:
+        """The criterion's metrics, plus corpus ``bleu`` with ``--eval-bleu``."""
+        super().reduce_metrics(logging_outputs, criterion)
+        if self.validation_bleu is not None:
+            ValidationBleu.reduce_metrics(logging_outputs)
 
     def max_positions(self) -> tuple[int, int]:
         """``(max source positions, max target positions)``."""

@@ -1,0 +1,228 @@
+"""``seq-generate DATA --path CKPT``: translate (or continue) a binarized split and score it.
+
+Prints fairseq's lines (``S-`` source, ``T-`` reference, ``H-`` hypothesis tokens, ``D-``
+detokenized hypothesis, ``P-`` per-token scores, scores in base 2), the speed in
+sentences/s and tokens/s, and corpus BLEU (sacrebleu) of the ``D-`` lines against the
+``T-`` lines. With ``--results-path DIR`` the lines go to ``DIR/generate-<split>.txt``,
+written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
+
+import torch
+
+from seqlab.core.entry import run_tool
+from seqlab.core.progress import Progress, default_format
+from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
+from seqlab.tasks.generation import GenerationConfig
+from seqlab.tasks.generation.bleu import TOKENIZERS, corpus_bleu, corpus_chrf
+
+from .hypothesis_output import TextDecoder, hypothesis_lines
+from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args, add_logging_args
+from .inference_setup import Inference, load_inference, setup_tool_logging
+from .task_generation import inference_step, make_generator
+
+PROG = "seq-generate"
+DESCRIPTION = (
+    "Translate a binarized split with a trained checkpoint (or an ensemble) and report BLEU: "
+    "seq-generate DATA --path CKPT. The task and model are rebuilt from the checkpoint; "
+    "pass --path CKPT --help to see its task's options."
+)
+#: fairseq's batch when neither --max-tokens nor --batch-size is given
+DEFAULT_MAX_TOKENS = 12000
+
+logger = logging.getLogger("seqlab.generate")
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """seq-generate's own flags."""
+    add_checkpoint_args(parser)
+    add_batch_args(parser)
+    add_generation_args(parser)
+    g = parser.add_argument_group("output and scoring")
+    g.add_argument("--results-path", metavar="DIR", default=None, help="write generate-<split>.txt here")
+    g.add_argument("--quiet", action="store_true", help="print only the speed and the score")
+    g.add_argument("--scoring", choices=["sacrebleu", "chrf"], default="sacrebleu", help="the corpus metric")
+    g.add_argument(
+        "--sacrebleu-tokenizer", choices=TOKENIZERS, default="13a", help="sacrebleu's tokenization for BLEU"
+    )
+    g.add_argument("--sacrebleu-lowercase", action="store_true", help="case-insensitive BLEU")
+    add_logging_args(parser)
+
+
+@contextlib.contextmanager
+def _output(results_path: str | None, subset: str) -> Iterator[IO[str]]:
+    if results_path is None:
+        yield sys.stdout
+        return
+    os.makedirs(results_path, exist_ok=True)
+    final = os.path.join(results_path, f"generate-{subset}.txt")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-generate-", suffix=".txt", dir=results_path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            yield out
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    logger.info("wrote %s", final)
+
+
+class Scorer:
+    """Collects the top hypothesis and the reference of every sentence; scores them at the end."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.hyps: list[str] = []
+        self.refs: list[str] = []
+
+    def add(self, reference: str, hypothesis: str) -> None:
+        """Add one sentence's reference and top hypothesis (detokenized)."""
+        self.refs.append(reference)
+        self.hyps.append(hypothesis)
+
+    def result_string(self) -> str:
+        """fairseq's result string, e.g. ``BLEU = 27.31 58.9/33.4/21.0/13.6 (BP = ...)``."""
+        if self.args.scoring == "chrf":
+            return str(corpus_chrf(self.hyps, self.refs))
+        score = corpus_bleu(
+            self.hyps,
+            self.refs,
+            tokenize=self.args.sacrebleu_tokenizer,
+            lowercase=self.args.sacrebleu_lowercase,
+        )
+        return score.format()
+
+
+def generate(inf: Inference, out: IO[str]) -> None:
+    """Generate the split for every batch, print the lines, the speed and the score."""
+    args, task, models = inf.args, inf.task, inf.models
+    cfg = GenerationConfig.from_args(args)
+    task.load_dataset(args.gen_subset)
+    dataset = task.dataset(args.gen_subset)
+    max_tokens = args.max_tokens if args.max_tokens or args.batch_size else DEFAULT_MAX_TOKENS
+    itr = task.get_batch_iterator(
+        dataset=dataset,
+        max_tokens=max_tokens,
+        max_sentences=args.batch_size,
+        max_positions=resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models]),
+        ignore_invalid_inputs=args.skip_invalid_size_inputs_valid_test,
+        required_batch_size_multiple=args.required_batch_size_multiple,
+        seed=args.seed,
+        num_workers=args.num_workers,
+    ).next_epoch_itr(shuffle=False)
+    generator = make_generator(task, models, args)
+    load_spm = getattr(task, "load_sentencepiece", None)
+    decoder = TextDecoder(args.remove_bpe, load_spm() if load_spm is not None else None)
+    src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
+    scorer = Scorer(args)
+    progress = Progress(itr, default_format(args.log_format), prefix=f"generate on '{args.gen_subset}'")
+    sentences = tokens = 0
+    seconds = 0.0
+    has_target = False
+    for batch_no, sample in enumerate(progress, start=1):
+        if not sample or "net_input" not in sample:
+            continue
+        sample = move_to_device(sample, inf.device) if inf.device.type != "cpu" else sample
+        prefix = (
+            sample["target"][:, : cfg.prefix_size]
+            if cfg.prefix_size > 0 and sample["target"] is not None
+            else None
+        )
+        start = time.perf_counter()
+        hypos = inference_step(task, generator, models, sample, prefix)
+        if inf.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds += time.perf_counter() - start
+        tokens += sum(len(h[0]["tokens"]) for h in hypos if h)
+        sentences += len(hypos)
+        for i, sample_id in enumerate(sample["id"].tolist()):
+            has_target = sample["target"] is not None
+            _print_sentence(
+                out, args, sample, i, sample_id, hypos[i], src_dict, tgt_dict, decoder, scorer, cfg.nbest
+            )
+        if batch_no % max(args.log_interval, 1) == 0 or progress.fmt == "tqdm":
+            progress.log({"wps": round(tokens / seconds) if seconds else 0}, tag="generate", step=batch_no)
+    logger.info("NOTE: hypothesis and token scores are output in base 2")
+    rate = (sentences / seconds, tokens / seconds) if seconds else (0.0, 0.0)
+    logger.info(
+        "Translated %d sentences (%d tokens) in %.1fs (%.2f sentences/s, %.2f tokens/s)",
+        sentences,
+        tokens,
+        seconds,
+        *rate,
+    )
+    if has_target:
+        print(
+            f"Generate {args.gen_subset} with beam={cfg.beam}: {scorer.result_string()}", file=out, flush=True
+        )
+
+
+def _print_sentence(
+    out: IO[str],
+    args: argparse.Namespace,
+    sample: dict[str, Any],
+    i: int,
+    sample_id: int,
+    hypos: list[dict[str, Any]],
+    src_dict: Any,
+    tgt_dict: Any,
+    decoder: TextDecoder,
+    scorer: Scorer,
+    nbest: int,
+) -> None:
+    lines = []
+    src_tokens = sample["net_input"].get("src_tokens")
+    if src_dict is not None and src_tokens is not None:
+        src = decoder.detokenize(decoder.tokens(src_dict, strip_pad(src_tokens[i], src_dict.pad())))
+        lines.append(f"S-{sample_id}\t{src}")
+    target = None
+    if sample["target"] is not None:
+        target = decoder.detokenize(
+            decoder.tokens(tgt_dict, strip_pad(sample["target"][i], tgt_dict.pad()), True)
+        )
+        lines.append(f"T-{sample_id}\t{target}")
+    for j, hypo in enumerate(hypos[:nbest]):
+        text = decoder.tokens(tgt_dict, hypo["tokens"])
+        detok = decoder.detokenize(text)
+        lines.extend(hypothesis_lines(sample_id, hypo, text, detok))
+        if j == 0 and target is not None:
+            scorer.add(target, detok)
+    if target is not None and not hypos:
+        scorer.add(target, "")
+    if not args.quiet:
+        out.write("".join(line + "\n" for line in lines))
+
+
+def _main(argv: list[str]) -> int:
+    setup_tool_logging()
+    inf = load_inference(
+        PROG,
+        DESCRIPTION,
+        add_args,
+        argv,
+        with_task_options=True,
+        check=GenerationConfig.from_args,
+    )
+    with _output(inf.args.results_path, inf.args.gen_subset) as out:
+        generate(inf, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``seq-generate``."""
+    return run_tool(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Hypotheses as fairseq prints them: ``S-``, ``T-``, ``H-``, ``D-`` and ``P-`` lines, scores in base 2."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: fairseq reports hypothesis and token scores in base 2
+LN2 = math.log(2)
+
+
+class TextDecoder:
+    """Token ids to text: ``--remove-bpe`` if given, else the checkpoint's sentencepiece model decodes."""
+
+    def __init__(self, remove_bpe: str | None, sentencepiece: Any = None) -> None:
+        self.remove_bpe = remove_bpe
+        self.sentencepiece = sentencepiece if remove_bpe is None else None
+
+    def tokens(self, dictionary: Any, ids: Any, escape_unk: bool = False) -> str:
+        """The tokens as a string (the ``H-`` text), BPE markers removed with ``--remove-bpe``."""
+        return dictionary.string(ids.int().cpu(), self.remove_bpe, escape_unk=escape_unk)
+
+    def detokenize(self, text: str) -> str:
+        """The text a reader sees (the ``D-`` text): sentencepiece pieces joined back."""
+        return self.sentencepiece.decode(text) if self.sentencepiece is not None else text
+
+
+def hypothesis_lines(sample_id: int, hypo: dict[str, Any], text: str, detok: str) -> list[str]:
+    """The ``H-``, ``D-`` and ``P-`` lines of one hypothesis."""
+    score = hypo["score"] / LN2
+    positional = " ".join(f"{x / LN2:.4f}" for x in hypo["positional_scores"].tolist())
+    return [
+        f"H-{sample_id}\t{score}\t{text}",
+        f"D-{sample_id}\t{score}\t{detok}",
+        f"P-{sample_id}\t{positional}",
+    ]

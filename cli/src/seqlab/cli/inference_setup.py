@@ -1,0 +1,329 @@
+"""Rebuild what a checkpoint was trained with, for seq-generate, seq-interactive and seq-eval-lm.
+
+The task and the models come from the checkpoint alone: its ``config`` (the resolved
+training options), its ``task_state`` (dictionaries, sentencepiece model) and its
+weights. The command line adds the tool's own flags and may override the task's options
+(``--tokens-per-sample``, the data directory). A plugin the checkpoint needs that is not
+available is reported in one line with where it came from and what to pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from seqlab.core import ConfigError, PluginError, SeqlabError, get_plugin, import_user_dirs
+from seqlab.core.checkpoint_io import load_checkpoint_file
+from seqlab.core.discovery import distribution_installed
+from seqlab.core.options import COMMAND_LINE, ResolvedConfig, ToolSpec, add_common_args, parse
+from seqlab.core.registry import Plugin
+
+logger = logging.getLogger("seqlab.inference")
+
+#: the plugins a checkpoint records that inference needs, by their key in ``checkpoint["plugins"]``
+NEEDED_PLUGINS = ("task", "model", "arch", "criterion")
+_KIND_OF = {"task": "task", "arch": "architecture", "model": "model", "criterion": "criterion"}
+
+
+@dataclass
+class Inference:
+    """The rebuilt task, the models (on their device, in eval mode) and the merged options."""
+
+    args: argparse.Namespace
+    task: Any
+    models: list[torch.nn.Module]
+    device: torch.device
+    paths: list[str]
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is logged (it may be replaced meanwhile)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_tool_logging() -> None:
+    """Log lines go to stderr, so that stdout holds only the tool's results."""
+    root = logging.getLogger("seqlab")
+    root.handlers.clear()
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    handler = _StderrHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    root.addHandler(handler)
+
+
+def checkpoint_paths(path: str) -> list[str]:
+    """The checkpoints of ``--path`` (several joined by ':' make an ensemble)."""
+    paths = [p for p in str(path).split(os.pathsep) if p]
+    if not paths:
+        raise ConfigError("--path names no checkpoint; pass --path checkpoints/checkpoint_best.pt")
+    return paths
+
+
+def missing_plugin_message(path: str, record: dict[str, Any], error: Exception) -> str:
+    """One line: which plugin the checkpoint needs, where it came from, and what to pass."""
+    kind, name = record.get("kind", "plugin"), record.get("name", "?")
+    what = f"checkpoint {path} needs the {kind} '{name}'"
+    if "user_dir" in record:
+        where = record["user_dir"]
+        return f"{what} from the user dir {where}, which is not loaded; pass --user-dir {where}"
+    dist = record.get("distribution")
+    if dist:
+        version = record.get("version", "?")
+        if not distribution_installed(dist):
+            return f"{what} from {dist} {version}, which is not installed; pip install {dist}"
+        return f"{what} from {dist} {version}, which the installed {dist} does not provide; pip install '{dist}=={version}'"
+    module = record.get("module", "?")
+    return f"{what} from the module {module}, which cannot be loaded ({error}); make it importable or pass --user-dir"
+
+
+def check_plugins(checkpoint: dict[str, Any], path: str) -> None:
+    """Fail in one line when a plugin the checkpoint was trained with is not available now."""
+    recorded = checkpoint.get("plugins") or {}
+    config = checkpoint.get("config") or {}
+    for dest in NEEDED_PLUGINS:
+        record = recorded.get(dest)
+        if not isinstance(record, dict):
+            if dest in ("task", "arch") and config.get(dest):
+                get_plugin(_KIND_OF[dest], str(config[dest]))  # older checkpoints: the name alone
+            continue
+        try:
+            get_plugin(record.get("kind", _KIND_OF[dest]), record["name"])
+        except PluginError as exc:
+            raise PluginError(missing_plugin_message(path, record, exc)) from exc
+
+
+class _SharedGroup:
+    """An argument group where a flag the tool already defines is shared, not redefined."""
+
+    def __init__(self, parser: argparse.ArgumentParser, title: str) -> None:
+        self._parser = parser
+        self._group = parser.add_argument_group(title)
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> argparse.Action:
+        """Add a flag unless the parser has it already."""
+        for f in flags:
+            if f in self._parser._option_string_actions:
+                return self._parser._option_string_actions[f]
+        return self._group.add_argument(*flags, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._group, name)
+
+
+def _tool_dests(add_tool_args: Callable[[argparse.ArgumentParser], None]) -> set[str]:
+    scratch = argparse.ArgumentParser(add_help=False)
+    add_common_args(scratch)
+    add_tool_args(scratch)
+    return {a.dest for a in scratch._actions}
+
+
+def _pre_parse(argv: Sequence[str]) -> argparse.Namespace:
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--path", default=None)
+    pre.add_argument("--user-dir", action="append", default=None)
+    known, _ = pre.parse_known_args(list(argv))
+    return known
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """Load a checkpoint for inference: plain data only, its plugins available, no optimizer state."""
+    checkpoint = load_checkpoint_file(path)
+    check_plugins(checkpoint, path)
+    for key in ("optimizer", "lr_scheduler", "scaler"):
+        checkpoint.pop(key, None)  # only training needs them; they can be several times the model
+    return checkpoint
+
+
+def parse_with_checkpoint(
+    prog: str,
+    description: str,
+    add_tool_args: Callable[[argparse.ArgumentParser], None],
+    argv: Sequence[str],
+    with_task_options: bool,
+) -> tuple[argparse.Namespace, dict[str, Any], Plugin]:
+    """Parse the command line against the first checkpoint's task; return the merged options.
+
+    The merged ``args`` are the first checkpoint's training options, overridden by the
+    tool's flags and by the task options typed on the command line. Also returns the
+    first checkpoint and the task plugin.
+    """
+    argv = list(argv)
+    known = _pre_parse(argv)
+    if known.path is None:
+        if "-h" in argv or "--help" in argv:
+            parse(ToolSpec(prog, description, add_args=add_tool_args), argv)  # prints help and exits
+        raise ConfigError(
+            "--path is required: the checkpoint to use (several joined by ':' make an ensemble)"
+        )
+    import_user_dirs(known.user_dir)
+    first_path = checkpoint_paths(known.path)[0]
+    first = load_checkpoint(first_path)
+    config = dict(first.get("config") or {})
+    if not config.get("task") or not config.get("arch"):
+        raise SeqlabError(
+            f"checkpoint {first_path} records no task or arch in its config; it was not written by seq-train"
+        )
+    task_plugin = get_plugin("task", str(config["task"]))
+
+    def add_args(parser: argparse.ArgumentParser) -> None:
+        add_tool_args(parser)
+        if with_task_options:
+            task_plugin.obj.add_args(
+                _SharedGroup(parser, f"task {task_plugin.name} options ({task_plugin.origin()})")
+            )
+
+    # --print-config shows the merged options, the checkpoint's included, so it is handled here
+    print_config = "--print-config" in argv
+    resolved = parse(
+        ToolSpec(prog, description, add_args=add_args), [a for a in argv if a != "--print-config"]
+    )
+    tool_dests = _tool_dests(add_tool_args)
+    args = argparse.Namespace(**config)
+    sources = dict.fromkeys(config, f"checkpoint {first_path}")
+    for key, value in vars(resolved.args).items():
+        source = resolved.sources.get(key, "")
+        typed = source == COMMAND_LINE or source.startswith("config ")
+        if key in tool_dests or key not in config or typed:
+            setattr(args, key, value)
+            sources[key] = source
+    if print_config:
+        args.print_config = True
+        print(ResolvedConfig(args, sources).format())
+        raise SystemExit(0)
+    return args, first, task_plugin
+
+
+def check_same_task(first: dict[str, Any], first_path: str, checkpoint: dict[str, Any], path: str) -> None:
+    """An ensemble's checkpoints share one task and its dictionaries."""
+    task_a, task_b = first["config"].get("task"), checkpoint.get("config", {}).get("task")
+    if task_a != task_b:
+        raise SeqlabError(
+            f"an ensemble needs one task: {first_path} is --task {task_a}, {path} is --task {task_b}"
+        )
+    if (first.get("task_state") or None) != (checkpoint.get("task_state") or None):
+        raise SeqlabError(
+            f"an ensemble needs the same dictionaries: {path} was trained with other dictionaries "
+            f"(or another tokenizer) than {first_path}"
+        )
+
+
+def select_device(args: argparse.Namespace) -> torch.device:
+    """CUDA when present and not ``--cpu``, else the CPU."""
+    if torch.cuda.is_available() and not getattr(args, "cpu", False):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def build_task(
+    task_plugin: Plugin, args: argparse.Namespace, checkpoint: dict[str, Any], path: str, with_data: bool
+) -> Any:
+    """The task from the checkpoint's ``task_state``; without one, from the data directory (``with_data``)."""
+    state = checkpoint.get("task_state") or {}
+    if not state and with_data:
+        return task_plugin.obj.setup_task(args)
+    task = task_plugin.obj.setup_task_from_state(args, state)
+    if with_data:
+        check_data_dictionaries(task_plugin, args, state, path)
+    return task
+
+
+def check_data_dictionaries(
+    task_plugin: Plugin, args: argparse.Namespace, state: dict[str, Any], path: str
+) -> None:
+    """Fail when the data directory was binarized with other dictionaries than the checkpoint's."""
+    # Dictionaries are padded to a multiple of 8, so another vocabulary often has the same size:
+    # the data would load, and every id would mean another word.
+    try:
+        data_task = task_plugin.obj.setup_task(argparse.Namespace(**vars(args)))
+    except SeqlabError:
+        return  # no dictionaries beside the data: its splits are read with the checkpoint's
+    found = data_task.state_dict() if hasattr(data_task, "state_dict") else {}
+    for key, saved in state.items():
+        mine = found.get(key)
+        if key.endswith("dictionary") and isinstance(saved, dict) and isinstance(mine, dict):
+            if saved.get("symbols") != mine.get("symbols"):
+                raise SeqlabError(
+                    f"{args.data} was binarized with another {key.replace('_', ' ')} than checkpoint {path} "
+                    "was trained with; binarize it with the training data's dictionaries "
+                    "(seq-preprocess --srcdict/--tgtdict)"
+                )
+
+
+def load_model(
+    task: Any, path: str, checkpoint: dict[str, Any], args: argparse.Namespace, device: torch.device
+) -> torch.nn.Module:
+    """Build the checkpoint's model with its own training options and load its weights."""
+    model_args = argparse.Namespace(**checkpoint["config"])
+    model = task.build_model(model_args)
+    state = checkpoint["model"]
+    if hasattr(model, "upgrade_state_dict"):
+        state = model.upgrade_state_dict(dict(state))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise SeqlabError(
+            f"checkpoint {path}: its weights do not fit the model --arch {model_args.arch} builds now ({first}); "
+            "use the plugin versions it was trained with (see its 'versions')"
+        ) from exc
+    prepare = getattr(model, "prepare_for_inference_", None)
+    if prepare is not None:
+        prepare(args)
+    model.eval()
+    if getattr(args, "fp16", False):
+        model.half()
+    elif getattr(args, "bf16", False):
+        model.to(torch.bfloat16)
+    return model.to(device)
+
+
+def load_inference(
+    prog: str,
+    description: str,
+    add_tool_args: Callable[[argparse.ArgumentParser], None],
+    argv: Sequence[str],
+    with_task_options: bool,
+    check: Callable[[argparse.Namespace], object] | None = None,
+) -> Inference:
+    """Parse, rebuild the task from the first checkpoint and load every checkpoint's model.
+
+    ``check(args)`` runs on the merged options before anything is built, so that a bad
+    option fails before the models load.
+    """
+    args, first, task_plugin = parse_with_checkpoint(
+        prog, description, add_tool_args, argv, with_task_options
+    )
+    if check is not None:
+        check(args)
+    torch.manual_seed(int(getattr(args, "seed", 1)))
+    paths = checkpoint_paths(args.path)
+    task = build_task(task_plugin, args, first, paths[0], with_data=with_task_options)
+    device = select_device(args)
+    models = []
+    for i, path in enumerate(paths):
+        # one checkpoint in memory at a time (besides the first's options and task state)
+        checkpoint = first if i == 0 else load_checkpoint(path)
+        if i > 0:
+            check_same_task(first, paths[0], checkpoint, path)
+        logger.info("loading model from %s", path)
+        models.append(load_model(task, path, checkpoint, args, device))
+        if i == 0:
+            first = {key: first[key] for key in ("config", "task_state") if key in first}
+    return Inference(args, task, models, device, paths)

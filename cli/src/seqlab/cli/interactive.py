@@ -1,0 +1,180 @@
+"""``seq-interactive --path CKPT``: translate (or continue) raw text from stdin or ``--input``.
+
+Needs nothing but the checkpoint: its dictionaries and sentencepiece model encode the
+input. Lines are read ``--buffer-size`` at a time and each buffer's hypotheses are
+printed (``S-``, ``W-`` seconds per sentence, ``H-``, ``D-``, ``P-``) before the next is
+read, so typed sentences are answered as they come.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
+
+import torch
+
+from seqlab.core import ConfigError, SeqlabError
+from seqlab.core.entry import run_tool
+from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
+from seqlab.tasks.binarizer import LineEncoder
+from seqlab.tasks.generation import GenerationConfig
+
+from .hypothesis_output import TextDecoder, hypothesis_lines
+from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args
+from .inference_setup import Inference, load_inference, setup_tool_logging
+from .task_generation import inference_step, make_generator
+
+PROG = "seq-interactive"
+DESCRIPTION = (
+    "Translate raw text (stdin, or --input FILE) with a trained checkpoint, using the "
+    "checkpoint's own dictionaries and sentencepiece model: seq-interactive --path CKPT."
+)
+
+logger = logging.getLogger("seqlab.interactive")
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """seq-interactive's own flags."""
+    add_checkpoint_args(parser)
+    add_batch_args(parser, subset=False)
+    add_generation_args(parser)
+    g = parser.add_argument_group("input")
+    g.add_argument("--input", default="-", metavar="FILE", help="read sentences from this file ('-': stdin)")
+    g.add_argument(
+        "--buffer-size", type=int, default=1, metavar="N", help="read N lines before translating them"
+    )
+
+
+def buffered_lines(stream: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Lines (stripped, as fairseq reads them) in lists of ``size``; the last list may be shorter."""
+    buffer: list[str] = []
+    for line in stream:
+        buffer.append(line.strip())
+        if len(buffer) >= size:
+            yield buffer
+            buffer = []
+    if buffer:
+        yield buffer
+
+
+class Translator:
+    """Encodes raw lines with the checkpoint's vocabulary and generates for them in batches."""
+
+    def __init__(self, inf: Inference) -> None:
+        self.inf = inf
+        args, task = inf.args, inf.task
+        self.cfg = GenerationConfig.from_args(args)
+        self.generator = make_generator(task, inf.models, args)
+        load_spm = getattr(task, "load_sentencepiece", None)
+        spm = load_spm() if load_spm is not None else None
+        self.decoder = TextDecoder(args.remove_bpe, spm)
+        self.src_dict = task.source_dictionary
+        self.encoder = LineEncoder(self.src_dict, spm)
+        self.is_lm = not all(getattr(m, "encoder", None) is not None for m in inf.models)
+        limit = resolve_max_positions(task.max_positions(), *[m.max_positions() for m in inf.models])
+        self.max_source = limit[0] if isinstance(limit, tuple) else limit
+
+    def encode(self, lines: list[str], first_id: int) -> list[torch.Tensor]:
+        """Each line's ids (``</s>`` ended for translation; a language model's prompt has none)."""
+        flat, sizes = self.encoder.encode(lines)
+        ids = torch.from_numpy(flat.astype("int64")).split(sizes.tolist())
+        out = [t[:-1] if self.is_lm else t for t in ids]
+        for n, t in enumerate(out):
+            if self.max_source is not None and len(t) > self.max_source - (1 if self.is_lm else 0):
+                raise SeqlabError(
+                    f"input line {first_id + n + 1} has {len(t)} tokens, more than the model accepts "
+                    f"({self.max_source}); split it into shorter lines"
+                )
+        return out
+
+    def translate(self, lines: list[str], first_id: int) -> list[tuple[torch.Tensor, list[dict[str, Any]]]]:
+        """Generate for the lines; return each line's ids and hypotheses, in input order."""
+        args, task = self.inf.args, self.inf.task
+        tokens = self.encode(lines, first_id)
+        dataset = task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
+        itr = task.get_batch_iterator(
+            dataset=dataset,
+            max_tokens=args.max_tokens,
+            max_sentences=args.batch_size,
+            required_batch_size_multiple=args.required_batch_size_multiple,
+            seed=args.seed,
+            num_workers=args.num_workers,
+            disable_iterator_cache=True,
+        ).next_epoch_itr(shuffle=False)
+        results: dict[int, list[dict[str, Any]]] = {}
+        for sample in itr:
+            if not sample:
+                continue
+            sample = move_to_device(sample, self.inf.device) if self.inf.device.type != "cpu" else sample
+            hypos = inference_step(task, self.generator, self.inf.models, sample)
+            for i, sample_id in enumerate(sample["id"].tolist()):
+                results[sample_id] = hypos[i]
+        return [(tokens[i], results[i]) for i in range(len(lines))]
+
+    def print_results(
+        self, out: IO[str], results: list[tuple[torch.Tensor, Any]], first_id: int, seconds: float
+    ) -> None:
+        """Print each sentence's ``S-``, ``W-`` and hypothesis lines."""
+        tgt_dict = self.inf.task.target_dictionary
+        per_sentence = seconds / max(len(results), 1)
+        lines = []
+        for n, (src_tokens, hypos) in enumerate(results):
+            sample_id = first_id + n
+            src = self.decoder.tokens(self.src_dict, strip_pad(src_tokens, self.src_dict.pad()))
+            lines.append(f"S-{sample_id}\t{src}")
+            lines.append(f"W-{sample_id}\t{per_sentence:.3f}\tseconds")
+            for hypo in hypos[: self.cfg.nbest]:
+                text = self.decoder.tokens(tgt_dict, hypo["tokens"])
+                lines.extend(hypothesis_lines(sample_id, hypo, text, self.decoder.detokenize(text)))
+        out.write("".join(line + "\n" for line in lines))
+        out.flush()
+
+
+def _main(argv: list[str]) -> int:
+    setup_tool_logging()
+    inf = load_inference(
+        PROG,
+        DESCRIPTION,
+        add_args,
+        argv,
+        with_task_options=False,
+        check=GenerationConfig.from_args,
+    )
+    args = inf.args
+    if args.buffer_size < 1:
+        raise ConfigError(f"--buffer-size must be at least 1, not {args.buffer_size}")
+    if args.max_tokens is None and args.batch_size is None:
+        args.batch_size = 1
+    if args.batch_size is not None and args.batch_size > args.buffer_size:
+        raise ConfigError(
+            f"--batch-size {args.batch_size} is larger than --buffer-size {args.buffer_size}; raise --buffer-size"
+        )
+    translator = Translator(inf)
+    stream: IO[str] = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    try:
+        if stream.isatty():
+            print("Type the input sentence and press return:", file=sys.stderr, flush=True)
+        first_id = 0
+        for lines in buffered_lines(stream, args.buffer_size):
+            start = time.perf_counter()
+            results = translator.translate(lines, first_id)
+            translator.print_results(sys.stdout, results, first_id, time.perf_counter() - start)
+            first_id += len(lines)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    logger.info("translated %d sentences", first_id)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``seq-interactive``."""
+    return run_tool(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""seq-generate: fairseq's output lines, BLEU equal to sacrebleu's on them, ensembles, plugin errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sacrebleu
+
+import seqlab.tasks.translation  # noqa: F401  (registered once, outside the tests' isolated registries)
+from seqlab.cli.generate import main
+from seqlab.core import import_user_dir
+from seqlab.core.checkpoint_io import atomic_save, load_checkpoint_file
+from seqlab.core.testing import isolated_plugins
+from seqlab.tasks.sentencepiece_model import MODEL_FILENAME, SentencePieceModel
+
+TOYS = str(Path(__file__).with_name("generation_toys"))
+with isolated_plugins():  # the helpers only; each test imports the user dir as it needs
+    toys = import_user_dir(TOYS)
+TEST_SRC, TEST_TGT = toys.TEST_SRC, toys.TEST_TGT
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A sentencepiece-segmented translation data directory with a held-out test split."""
+    return toys.translation_data(tmp_path_factory.mktemp("gen"))
+
+
+@pytest.fixture()
+def checkpoint(data, tmp_path) -> str:
+    """A toy_seq2seq checkpoint; the user dir is imported only while it is written."""
+    path = tmp_path / "toy.pt"
+    with isolated_plugins():
+        import_user_dir(TOYS).write_checkpoint(path, data)
+    return str(path)
+
+
+def parse_output(text: str) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
+    """Lines by kind (S, T, H, D, P) and sentence id, and the other lines."""
+    found: dict[str, dict[int, list[str]]] = {k: {} for k in "STHDPW"}
+    other = []
+    for line in text.splitlines():
+        head, _, rest = line.partition("\t")
+        kind, _, sid = head.partition("-")
+        if kind in found and sid.isdigit():
+            found[kind].setdefault(int(sid), []).append(rest)
+        else:
+            other.append(line)
+    return found, other
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+GEN = ["--beam", "3", "--max-len-b", "8", "--batch-size", "2"]
+
+
+def test_lines_and_bleu_equal_sacrebleu_on_the_written_file(data, checkpoint, tmp_path, capsys):
+    results = tmp_path / "results"
+    rc, out, err = run(
+        [str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--results-path", str(results)], capsys
+    )
+    assert rc == 0, err
+    assert out == ""  # everything went to the file
+    assert sorted(os.listdir(results)) == ["generate-test.txt"]
+    lines, other = parse_output((results / "generate-test.txt").read_text(encoding="utf-8"))
+    ids = range(len(TEST_SRC))
+    # sentencepiece decoding is automatic: sources and references come back as the raw text
+    assert {i: lines["S"][i][0] for i in ids} == dict(enumerate(TEST_SRC))
+    assert {i: lines["T"][i][0] for i in ids} == dict(enumerate(TEST_TGT))
+    spm = SentencePieceModel.load(str(data / MODEL_FILENAME))
+    for i in ids:
+        h_score, pieces = lines["H"][i][0].split("\t")
+        d_score, text = lines["D"][i][0].split("\t")
+        positional = [float(x) for x in lines["P"][i][0].split()]
+        assert h_score == d_score and text == spm.decode(pieces)
+        assert len(positional) == len(pieces.split()) + 1  # and </s>
+        assert float(h_score) == pytest.approx(sum(positional) / len(positional), abs=1e-3)
+    hyps = [lines["D"][i][0].split("\t")[1] for i in ids]
+    bleu = sacrebleu.corpus_bleu(hyps, [TEST_TGT])
+    assert other == [f"Generate test with beam=3: {bleu.format()}"]
+    assert "sentences/s" in err and "tokens/s" in err
+
+
+def test_an_ensemble_of_a_checkpoint_with_itself_gives_the_checkpoints_output(data, checkpoint, capsys):
+    rc, alone, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--nbest", "3"], capsys)
+    assert rc == 0, err
+    rc, twice, err = run(
+        [
+            str(data),
+            "--path",
+            f"{checkpoint}{os.pathsep}{checkpoint}",
+            "--user-dir",
+            TOYS,
+            *GEN,
+            "--nbest",
+            "3",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    a, _ = parse_output(alone)
+    b, _ = parse_output(twice)
+    assert a["S"] == b["S"] and a["T"] == b["T"]
+    for sid, hyps in a["H"].items():
+        assert [h.split("\t")[1] for h in hyps] == [h.split("\t")[1] for h in b["H"][sid]]
+        assert [float(h.split("\t")[0]) for h in hyps] == pytest.approx(
+            [float(h.split("\t")[0]) for h in b["H"][sid]], abs=1e-5
+        )
+        assert len(hyps) == 3
+        scores = [float(h.split("\t")[0]) for h in hyps]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_remove_bpe_sentencepiece_prints_words(data, checkpoint, capsys):
+    rc, out, err = run(
+        [str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--remove-bpe", "sentencepiece"], capsys
+    )
+    assert rc == 0, err
+    lines, _ = parse_output(out)
+    for sid, hyps in lines["H"].items():
+        text = hyps[0].split("\t")[1]
+        assert "\u2581" not in text and lines["D"][sid][0].split("\t")[1] == text
+    assert {lines["T"][i][0] for i in lines["T"]} == set(TEST_TGT)
+
+
+def test_prefix_size_forces_the_start_of_each_reference(data, checkpoint, capsys):
+    rc, out, err = run(
+        [str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--prefix-size", "2"], capsys
+    )
+    assert rc == 0, err
+    spm = SentencePieceModel.load(str(data / MODEL_FILENAME))
+    lines, _ = parse_output(out)
+    for sid, refs in lines["T"].items():
+        pieces = spm.encode(refs[0])
+        got = lines["H"][sid][0].split("\t")[1].split(" ")
+        assert got[:2] == pieces[:2]
+        if len(pieces) < 2:  # the prefix held the reference's </s>: the hypothesis ends there
+            assert got == pieces
+
+
+def test_a_checkpoint_from_a_user_dir_that_is_not_passed_fails_in_one_line(data, checkpoint, capsys):
+    rc, out, err = run([str(data), "--path", checkpoint, *GEN], capsys)
+    real = os.path.realpath(TOYS)
+    assert rc == 2 and out == ""
+    assert err == (
+        f"seq-generate: error: checkpoint {checkpoint} needs the model 'toy_seq2seq' from the user dir {real}, "
+        f"which is not loaded; pass --user-dir {real}\n"
+    )
+
+
+def test_a_checkpoint_from_a_distribution_that_is_not_installed_fails_in_one_line(data, checkpoint, capsys):
+    state = load_checkpoint_file(checkpoint)
+    record = {
+        "kind": "model",
+        "name": "conformer",
+        "distribution": "seqlab-models-conformer",
+        "version": "0.3.1",
+        "module": "seqlab.models.conformer",
+    }
+    state["plugins"]["model"] = record
+    state["plugins"]["arch"] = {**record, "kind": "architecture"}
+    state["config"]["arch"] = "conformer"
+    atomic_save(state, checkpoint)
+    rc, _, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN], capsys)
+    assert rc == 2
+    assert err == (
+        f"seq-generate: error: checkpoint {checkpoint} needs the model 'conformer' from seqlab-models-conformer "
+        "0.3.1, which is not installed; pip install seqlab-models-conformer\n"
+    )
+
+
+def test_data_binarized_with_other_dictionaries_is_refused(checkpoint, tmp_path, capsys):
+    other = toys.translation_data(tmp_path / "other", seed=7)  # other training text: other pieces
+    rc, _, err = run([str(other), "--path", checkpoint, "--user-dir", TOYS, *GEN], capsys)
+    assert rc == 1
+    assert f"{other} was binarized with another source dictionary than checkpoint {checkpoint}" in err
+
+
+def test_an_ensemble_of_checkpoints_with_other_dictionaries_is_refused(data, checkpoint, tmp_path, capsys):
+    other_data = toys.translation_data(tmp_path / "other", seed=7)
+    other = tmp_path / "other.pt"
+    with isolated_plugins():
+        import_user_dir(TOYS).write_checkpoint(other, other_data)
+    rc, _, err = run(
+        [str(data), "--path", f"{checkpoint}{os.pathsep}{other}", "--user-dir", TOYS, *GEN], capsys
+    )
+    assert rc == 1
+    assert f"an ensemble needs the same dictionaries: {other} was trained with other dictionaries" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--beam", "2", "--nbest", "5"], "--nbest 5 must be between 1 and --beam 2"),
+        (["--sampling-topk", "5"], "--sampling-topk and --sampling-topp need --sampling"),
+        (["--bogus"], "unknown option --bogus"),
+    ],
+)
+def test_bad_generation_options_fail_in_one_line(data, checkpoint, capsys, flags, message):
+    rc, _, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *flags], capsys)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_print_config_shows_the_checkpoints_options_and_the_typed_ones(data, checkpoint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(data), "--path", checkpoint, "--user-dir", TOYS, "--beam", "7", "--print-config"])
+    assert exit_info.value.code == 0
+    rows = {line.split("=")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    assert rows["arch"].endswith(f"# checkpoint {checkpoint}") and '"toy_seq2seq"' in rows["arch"]
+    assert rows["beam"].endswith("# command line") and "= 7" in rows["beam"]
+    assert rows["lenpen"].endswith("# default (seq-generate)")
+
+
+def test_path_is_required_and_must_exist(data, capsys):
+    rc, _, err = run([str(data)], capsys)
+    assert rc == 2 and "--path is required" in err
+    rc, _, err = run([str(data), "--path", "nowhere.pt"], capsys)
+    assert rc == 1 and "checkpoint nowhere.pt does not exist" in err

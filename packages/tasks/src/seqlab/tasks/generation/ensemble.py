@@ -1,0 +1,92 @@
+"""Several models decoded as one: their next-token distributions are averaged at every step.
+
+Each model keeps its own incremental state. The averaged distribution is the mean of the
+models' probabilities, computed in log space (fairseq's ensembling), so an ensemble of one
+model with itself gives exactly that model's log-probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from seqlab.core import IncrementalDecoder
+
+
+class EnsembleModel:
+    """Runs the encoders once and the decoders step by step, caching where the decoders can."""
+
+    def __init__(self, models: Sequence[torch.nn.Module]) -> None:
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        self.models = list(models)
+        self.has_encoder = all(getattr(m, "encoder", None) is not None for m in self.models)
+        self.incremental = all(
+            isinstance(getattr(m, "decoder", None), IncrementalDecoder) for m in self.models
+        )
+        self.states: list[dict[str, Any]] | None = None
+
+    def max_decoder_positions(self) -> int:
+        """The longest target every model accepts."""
+        return min(int(m.max_decoder_positions()) for m in self.models)
+
+    def reset(self) -> None:
+        """Start a new decode: fresh incremental states."""
+        self.states = [{} for _ in self.models] if self.incremental else None
+
+    def forward_encoder(self, net_input: dict[str, Any]) -> list[Any] | None:
+        """Encode the batch with every model (None for decoder-only models)."""
+        if not self.has_encoder:
+            return None
+        src_tokens, src_lengths = net_input["src_tokens"], net_input.get("src_lengths")
+        return [m.encoder(src_tokens, src_lengths=src_lengths) for m in self.models]
+
+    def reorder_encoder_out(
+        self, encoder_outs: list[Any] | None, new_order: torch.Tensor
+    ) -> list[Any] | None:
+        """Select batch rows of every model's encoder output."""
+        if encoder_outs is None:
+            return None
+        return [m.encoder.reorder_encoder_out(out, new_order) for m, out in zip(self.models, encoder_outs)]
+
+    def reorder_incremental_state(self, new_order: torch.Tensor) -> None:
+        """Select batch rows of every model's decoder cache."""
+        if self.states is None:
+            return
+        for model, state in zip(self.models, self.states):
+            model.decoder.reorder_incremental_state(state, new_order)
+
+    def forward_decoder(
+        self, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float = 1.0
+    ) -> torch.Tensor:
+        """Return the log-probabilities (B x V, fp32) of the token after ``tokens`` (every token so far)."""
+        log_probs = []
+        for i, model in enumerate(self.models):
+            encoder_out = encoder_outs[i] if encoder_outs is not None else None
+            if self.states is not None:
+                logits, extra = model.decoder(
+                    tokens, encoder_out=encoder_out, incremental_state=self.states[i]
+                )
+            else:
+                logits, extra = model.decoder(tokens, encoder_out=encoder_out)
+            logits = logits[:, -1:, :]
+            if temperature != 1.0:
+                logits = logits / temperature
+            log_probs.append(model.get_normalized_probs((logits, extra), log_probs=True)[:, -1, :].float())
+        if len(log_probs) == 1:
+            return log_probs[0]
+        return torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+
+    def score_tokens(self, net_input: dict[str, Any], target: torch.Tensor) -> torch.Tensor:
+        """Log-probability of each target token under the averaged models (teacher forcing), B x T."""
+        per_model = []
+        for model in self.models:
+            net_output = model(**net_input)
+            lprobs = model.get_normalized_probs(net_output, log_probs=True).float()
+            per_model.append(lprobs.gather(-1, target.unsqueeze(-1)).squeeze(-1))
+        if len(per_model) == 1:
+            return per_model[0]
+        return torch.logsumexp(torch.stack(per_model), dim=0) - math.log(len(per_model))

@@ -1,0 +1,85 @@
+"""Finished hypotheses, kept in preallocated per-sentence slots and written with tensor ops.
+
+A sentence keeps at most K finished hypotheses, the first K to finish in candidate order
+(best first within a step). Converting to fairseq's lists of dicts happens once, after
+the search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class FinalizedHypotheses:
+    """Up to ``beam`` finished hypotheses per sentence: tokens, positional scores, score, length."""
+
+    def __init__(self, num_sentences: int, beam: int, max_len: int, device: torch.device) -> None:
+        self.beam = beam
+        width = max_len + 1  # tokens and the final </s>
+        self.tokens = torch.zeros(num_sentences, beam, width, dtype=torch.long, device=device)
+        self.positional = torch.zeros(num_sentences, beam, width, device=device)
+        self.scores = torch.zeros(num_sentences, beam, device=device)
+        self.lengths = torch.zeros(num_sentences, beam, dtype=torch.long, device=device)
+        self.count = torch.zeros(num_sentences, dtype=torch.long, device=device)
+
+    def slots(self, sentence_ids: torch.Tensor, ending: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For candidates that end (B x C bool), their slot per sentence and whether a slot is free."""
+        slot = self.count[sentence_ids].unsqueeze(1) + ending.long().cumsum(dim=1) - 1
+        return slot, ending & slot.lt(self.beam)
+
+    def add(
+        self,
+        step: int,
+        sentence_ids: torch.Tensor,
+        accepted: torch.Tensor,
+        slot: torch.Tensor,
+        rows: torch.Tensor,
+        eos_scores: torch.Tensor,
+        tokens: torch.Tensor,
+        cum_scores: torch.Tensor,
+        eos: int,
+        len_penalty: float | None,
+    ) -> None:
+        """Store the accepted candidates (B x C): hypothesis ``rows`` ended with </s> at ``step``."""
+        where = accepted.nonzero(as_tuple=True)
+        if where[0].numel() == 0:
+            return
+        sent = sentence_ids[where[0]]
+        place = slot[where]
+        row = rows[where]
+        total = eos_scores[where]
+        length = step + 1
+        hyp = tokens.index_select(0, row)[:, 1 : step + 1]
+        cumulative = torch.cat([cum_scores.index_select(0, row)[:, :step], total.unsqueeze(1)], dim=1)
+        positional = cumulative - torch.nn.functional.pad(cumulative[:, :-1], (1, 0))
+        self.tokens[sent, place, :step] = hyp
+        self.tokens[sent, place, step] = eos
+        self.positional[sent, place, :length] = positional
+        self.scores[sent, place] = total / length**len_penalty if len_penalty is not None else total
+        self.lengths[sent, place] = length
+        self.count.index_add_(0, sent, torch.ones_like(sent))
+
+    def to_lists(self) -> list[list[dict[str, Any]]]:
+        """Fairseq's output: per sentence, its hypotheses best first (``tokens``, ``score``, ...)."""
+        tokens, positional = self.tokens.cpu(), self.positional.cpu()
+        scores, lengths, count = self.scores.cpu(), self.lengths.cpu(), self.count.cpu().tolist()
+        out: list[list[dict[str, Any]]] = []
+        for sent, n in enumerate(count):
+            n = min(n, self.beam)
+            order = torch.sort(scores[sent, :n], descending=True, stable=True).indices.tolist()
+            hypos = []
+            for j in order:
+                length = int(lengths[sent, j])
+                hypos.append(
+                    {
+                        "tokens": tokens[sent, j, :length],
+                        "score": float(scores[sent, j]),
+                        "positional_scores": positional[sent, j, :length],
+                        "attention": None,
+                        "alignment": None,
+                    }
+                )
+            out.append(hypos)
+        return out

@@ -1,0 +1,178 @@
+"""Beam search and sampling over the incremental-decoder contract (fairseq's ``SequenceGenerator``).
+
+Per step: one decoder call per model on the batch's live hypotheses (B*K rows), the
+constraints of :mod:`.logit_rules`, one top-k over K x V candidates per sentence (or one
+draw per hypothesis), finished hypotheses stored with tensor ops, and one reordering of
+the decoder caches. A sentence leaves the batch as soon as it has K finished hypotheses,
+reaches its own maximum length, or has no live hypothesis left; the encoder output is
+reordered only then, since every hypothesis of a sentence shares the same encoder rows.
+
+Scores follow fairseq: a hypothesis' score is the sum of its tokens' log-probabilities
+(``</s>`` included) divided by ``length ** lenpen``; ``positional_scores`` holds each
+token's log-probability. The maximum length is ``max_len_a * x + max_len_b`` with ``x``
+the sentence's own source length (non-pad tokens), so a sentence gets the same output
+alone or in any batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .config import GenerationConfig
+from .ensemble import EnsembleModel
+from .finalized import FinalizedHypotheses
+from .logit_rules import LogitRules
+from .search import beam_candidates, sample_candidates
+
+NEG_INF = float("-inf")
+
+
+class SequenceGenerator:
+    """Generates hypotheses for a batch with one model or an ensemble."""
+
+    def __init__(
+        self,
+        models: Sequence[torch.nn.Module],
+        tgt_dict: Any,
+        cfg: GenerationConfig | None = None,
+        max_len: int | None = None,
+        eos: int | None = None,
+    ) -> None:
+        self.model = EnsembleModel(models)
+        self.cfg = cfg or GenerationConfig()
+        self.cfg.validate()
+        self.tgt_dict = tgt_dict
+        self.pad, self.unk = tgt_dict.pad(), tgt_dict.unk()
+        self.eos = tgt_dict.eos() if eos is None else eos
+        self.vocab_size = len(tgt_dict)
+        self.beam_size = self.cfg.beam
+        # the longest hypothesis (tokens, </s> excluded) the models can decode
+        self.max_len = self.model.max_decoder_positions() - 1
+        if max_len is not None:
+            self.max_len = min(self.max_len, max_len)
+        self.rules = LogitRules(
+            self.pad, self.unk, self.eos, self.cfg.min_len, self.cfg.unkpen, self.cfg.no_repeat_ngram_size
+        )
+        self.symbols_to_strip_from_output = {self.eos}
+
+    def __call__(self, sample: dict[str, Any], **kwargs: Any) -> list[list[dict[str, Any]]]:
+        """Same as :meth:`generate` with this generator's models."""
+        return self.generate(self.model.models, sample, **kwargs)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        models: Any,
+        sample: dict[str, Any],
+        prefix_tokens: torch.Tensor | None = None,
+        bos_token: int | None = None,
+        **kwargs: Any,
+    ) -> list[list[dict[str, Any]]]:
+        """Return, for each sentence of ``sample`` (in batch order), its hypotheses best first.
+
+        ``models`` is accepted for fairseq's callers; the generator's own are used.
+        ``prefix_tokens`` (B x P, right-padded with ``<pad>``) are forced as the first tokens.
+        """
+        net_input = sample["net_input"]
+        src_tokens = net_input["src_tokens"]
+        device = src_tokens.device
+        bsz, beam = src_tokens.size(0), self.beam_size
+        cfg = self.cfg
+        if bsz == 0:
+            return []
+
+        src_len = src_tokens.ne(self.pad).sum(dim=1)
+        max_lens = (cfg.max_len_a * src_len + cfg.max_len_b).long().clamp(min=0, max=self.max_len)
+        max_len = int(max_lens.max())
+        if prefix_tokens is not None:
+            prefix_tokens = prefix_tokens.to(device).repeat_interleave(beam, dim=0)
+
+        self.model.reset()
+        encoder_outs = self.model.forward_encoder(net_input)
+        per_beam = torch.arange(bsz, device=device).repeat_interleave(beam)
+        encoder_outs = self.model.reorder_encoder_out(encoder_outs, per_beam)
+
+        tokens = torch.full((bsz * beam, max_len + 2), self.pad, dtype=torch.long, device=device)
+        tokens[:, 0] = self.eos if bos_token is None else bos_token
+        scores = torch.zeros(bsz * beam, max_len + 1, device=device)
+        sentence_ids = torch.arange(bsz, device=device)
+        row_max_lens = max_lens.repeat_interleave(beam)
+        earliest_end = int(max_lens.min())  # no row is forced to end before this step
+        finalized = FinalizedHypotheses(bsz, beam, max_len, device)
+        len_penalty = None if cfg.unnormalized else cfg.lenpen
+        offsets = None
+
+        for step in range(max_len + 1):
+            lprobs = self.model.forward_decoder(tokens[:, : step + 1], encoder_outs, cfg.temperature)
+            lprobs = self.rules.apply(
+                lprobs, step, tokens, row_max_lens, prefix_tokens, may_end=step >= earliest_end
+            )
+            n = sentence_ids.numel()
+            lprobs = lprobs.view(n, beam, -1)
+            prev = scores[:, step - 1].view(n, beam) if step > 0 else None
+            if cfg.sampling:
+                cand_scores, cand_tokens, cand_beams = sample_candidates(
+                    step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
+                )
+            else:
+                cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
+            if offsets is None or offsets.size(0) != n:
+                offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
+            cand_rows = cand_beams + offsets
+            alive = torch.isfinite(cand_scores)
+            ending = cand_tokens.eq(self.eos) & alive
+
+            # hypotheses ending among the K best candidates are finished
+            slot, accepted = finalized.slots(sentence_ids, ending[:, :beam])
+            finalized.add(
+                step,
+                sentence_ids,
+                accepted,
+                slot,
+                cand_rows[:, :beam],
+                cand_scores[:, :beam],
+                tokens,
+                scores,
+                self.eos,
+                len_penalty,
+            )
+
+            # the K best candidates that go on; ended or impossible ones fill in only if needed
+            blocked = ending | ~alive
+            width = cand_scores.size(1)
+            rank = blocked.long() * width + torch.arange(width, device=device)
+            rank, active = rank.topk(beam, dim=1, largest=False)
+            dead = rank.ge(width)
+            done = finalized.count[sentence_ids].ge(beam) | max_lens[sentence_ids].le(step) | dead.all(dim=1)
+            keep = (~done).nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+
+            active_rows = cand_rows.gather(1, active)
+            next_tokens = cand_tokens.gather(1, active)
+            next_scores = cand_scores.gather(1, active).masked_fill(dead, NEG_INF)
+            removed = keep.numel() < n
+            if removed:
+                active_rows, next_tokens, next_scores = (
+                    active_rows[keep],
+                    next_tokens[keep],
+                    next_scores[keep],
+                )
+                sentence_ids = sentence_ids[keep]
+                rows_kept = (keep.unsqueeze(1) * beam + torch.arange(beam, device=device)).view(-1)
+                row_max_lens = row_max_lens.index_select(0, rows_kept)
+                earliest_end = int(max_lens[sentence_ids].min())
+                if prefix_tokens is not None:
+                    prefix_tokens = prefix_tokens.index_select(0, rows_kept)
+                encoder_outs = self.model.reorder_encoder_out(encoder_outs, rows_kept)
+            order = active_rows.view(-1)
+            tokens = tokens.index_select(0, order)
+            tokens[:, step + 1] = next_tokens.view(-1)
+            scores = scores.index_select(0, order)
+            scores[:, step] = next_scores.view(-1)
+            if beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
+                self.model.reorder_incremental_state(order)
+        return finalized.to_lists()

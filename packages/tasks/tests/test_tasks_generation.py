@@ -1,0 +1,394 @@
+"""The sequence generator on small recurrent models: greedy and beam search against plain references,
+batch invariance, ensembles, sampling, prefixes and the per-step constraints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.core import Encoder, EncoderDecoderModel, IncrementalDecoder, LanguageModel
+from seqlab.core.dictionary import Dictionary
+from seqlab.tasks.generation import EnsembleModel, GenerationConfig, SequenceGenerator
+from seqlab.tasks.generation.logit_rules import ban_repeated_ngrams
+from seqlab.tasks.generation.search import sample_candidates
+
+PAD, EOS, UNK = 1, 2, 3
+
+
+def make_dictionary(words: int = 9) -> Dictionary:
+    d = Dictionary()
+    for i in range(words):
+        d.add_symbol(f"w{i}")
+    return d
+
+
+def _attend(h: torch.Tensor, memory: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    scores = torch.bmm(memory, h.unsqueeze(2)).squeeze(2).masked_fill(padding, float("-inf"))
+    return torch.bmm(scores.softmax(dim=1).unsqueeze(1), memory).squeeze(1)
+
+
+class ToyEncoder(Encoder):
+    def __init__(self, dictionary: Dictionary, dim: int) -> None:
+        super().__init__(dictionary)
+        self.embed = nn.Embedding(len(dictionary), dim, padding_idx=PAD)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, src_tokens, src_lengths=None, **kwargs):
+        x = torch.tanh(self.proj(self.embed(src_tokens)))
+        return {"encoder_out": [x.transpose(0, 1)], "encoder_padding_mask": [src_tokens.eq(PAD)]}
+
+    def reorder_encoder_out(self, encoder_out, new_order):
+        return {
+            "encoder_out": [encoder_out["encoder_out"][0].index_select(1, new_order)],
+            "encoder_padding_mask": [encoder_out["encoder_padding_mask"][0].index_select(0, new_order)],
+        }
+
+
+class ToyDecoder(IncrementalDecoder):
+    """A GRU over the target with attention over the source; caches its hidden state."""
+
+    def __init__(self, dictionary: Dictionary, dim: int, attend: bool = True) -> None:
+        super().__init__(dictionary)
+        self.dim, self.attend = dim, attend
+        self.embed = nn.Embedding(len(dictionary), dim, padding_idx=PAD)
+        self.cell = nn.GRUCell(2 * dim if attend else dim, dim)
+        self.out = nn.Linear(2 * dim if attend else dim, len(dictionary))
+        self.steps_seen: list[int] = []  # rows decoded per call, to watch the batch shrink
+
+    def extract_features(self, prev_output_tokens, encoder_out=None, incremental_state=None, **kwargs):
+        bsz, total = prev_output_tokens.shape
+        state = self.get_incremental_state(incremental_state, "state")
+        h = state["h"] if state else prev_output_tokens.new_zeros(bsz, self.dim, dtype=torch.float)
+        start = state["length"] if state else 0
+        if self.attend:
+            memory = encoder_out["encoder_out"][0].transpose(0, 1)
+            padding = encoder_out["encoder_padding_mask"][0]
+        outs = []
+        for t in range(start, total):
+            x = self.embed(prev_output_tokens[:, t])
+            if self.attend:
+                x = torch.cat([x, _attend(h, memory, padding)], dim=1)
+            h = self.cell(x, h)
+            outs.append(torch.cat([h, _attend(h, memory, padding)], dim=1) if self.attend else h)
+        self.steps_seen.append(bsz)
+        if incremental_state is not None:
+            self.set_incremental_state(incremental_state, "state", {"h": h, "length": total})
+        return torch.stack(outs, dim=1), {"attn": None}
+
+    def output_layer(self, features, **kwargs):
+        return self.out(features)
+
+    def reorder_incremental_state(self, incremental_state, new_order):
+        state = self.get_incremental_state(incremental_state, "state")
+        if state is not None:
+            state["h"] = state["h"].index_select(0, new_order)
+
+    def max_positions(self) -> int:
+        return 40
+
+
+class ToySeq2Seq(EncoderDecoderModel):
+    @classmethod
+    def build(cls, dictionary: Dictionary, seed: int, dim: int = 16) -> ToySeq2Seq:
+        torch.manual_seed(seed)
+        model = cls(ToyEncoder(dictionary, dim), ToyDecoder(dictionary, dim))
+        with torch.no_grad():
+            model.decoder.out.weight.mul_(4.0)  # peaked distributions: few near-ties between hypotheses
+            model.decoder.out.bias[EOS] += 1.0  # hypotheses end at many different lengths
+        return model.eval()
+
+
+class ToyLM(LanguageModel):
+    @classmethod
+    def build(cls, dictionary: Dictionary, seed: int, dim: int = 16) -> ToyLM:
+        torch.manual_seed(seed)
+        return cls(ToyDecoder(dictionary, dim, attend=False)).eval()
+
+
+def batch(sentences: list[list[int]]) -> dict:
+    """A left-padded source batch (each sentence ends with </s>), as the translation task makes."""
+    width = max(len(s) + 1 for s in sentences)
+    src = torch.full((len(sentences), width), PAD, dtype=torch.long)
+    for i, s in enumerate(sentences):
+        src[i, width - len(s) - 1 :] = torch.tensor([*s, EOS])
+    return {"net_input": {"src_tokens": src, "src_lengths": src.ne(PAD).sum(1)}}
+
+
+SENTENCES = [[4, 5, 6, 7, 8, 9], [10, 4], [5, 5, 5, 6, 7], [11], [8, 9, 10, 11, 12, 4, 5, 6]]
+
+
+@torch.no_grad()
+def full_lprobs(model, sample_row: dict, prefix: list[int], temperature: float = 1.0) -> torch.Tensor:
+    """The next-token log-probabilities after ``prefix`` by a full forward pass (no cache)."""
+    tokens = torch.tensor([[EOS, *prefix]])
+    if isinstance(model, LanguageModel):
+        logits, _ = model.decoder(tokens)
+    else:
+        enc = model.encoder(sample_row["net_input"]["src_tokens"])
+        logits, _ = model.decoder(tokens, encoder_out=enc)
+    return F.log_softmax(logits[0, -1] / temperature, dim=-1)
+
+
+def row(sample: dict, i: int) -> dict:
+    src = sample["net_input"]["src_tokens"][i : i + 1]
+    src = src[:, src[0].ne(PAD)]
+    return {"net_input": {"src_tokens": src, "src_lengths": torch.tensor([src.size(1)])}}
+
+
+def reference_beam_search(model, sample_row, beam, max_len, min_len=1, lenpen=1.0, unkpen=0.0, ngram=0):
+    """Plain beam search with Python lists and full forward passes, by the same rules as fairseq's."""
+    live = [([], [])]  # (tokens, per-token log-probs)
+    finished = []
+    for step in range(max_len + 1):
+        cands = []
+        for b, (toks, lps) in enumerate(live if step else live[:1]):
+            lp = full_lprobs(model, sample_row, toks).clone()
+            lp[PAD] = -math.inf
+            lp[UNK] -= unkpen
+            model_lp = lp.clone()
+            if step < min_len:
+                lp[EOS] = -math.inf
+            if ngram and len(toks) >= ngram:
+                for k in range(len(toks) - ngram + 1):
+                    if toks[k : k + ngram - 1] == toks[len(toks) - ngram + 1 :]:
+                        lp[toks[k + ngram - 1]] = -math.inf
+            if step >= max_len:
+                lp = torch.full_like(lp, -math.inf)
+                lp[EOS] = model_lp[EOS]
+            total = sum(lps)
+            for tok in range(len(lp)):
+                if lp[tok] > -math.inf:
+                    cands.append((total + float(lp[tok]), b, tok, float(lp[tok])))
+        cands.sort(key=lambda c: -c[0])
+        cands = cands[: 2 * beam]
+        new_live = []
+        for rank, (score, b, tok, lp) in enumerate(cands):
+            toks, lps = live[b]
+            if tok == EOS:
+                if rank < beam and len(finished) < beam:
+                    n = len(toks) + 1
+                    finished.append((toks + [EOS], score / n**lenpen, lps + [lp]))
+            elif len(new_live) < beam:
+                new_live.append((toks + [tok], lps + [lp]))
+        if len(finished) >= beam or not new_live or step >= max_len:
+            break
+        live = new_live
+    return sorted(finished, key=lambda f: -f[1])
+
+
+@pytest.fixture(scope="module")
+def d() -> Dictionary:
+    return make_dictionary(12)
+
+
+@pytest.fixture(scope="module")
+def model(d) -> ToySeq2Seq:
+    return ToySeq2Seq.build(d, seed=0)
+
+
+def generate(models, d, sample, **options):
+    options = {"max_len_b": 10, **options}
+    return SequenceGenerator(
+        models if isinstance(models, list) else [models], d, GenerationConfig(**options)
+    )(sample)
+
+
+def test_beam_one_equals_greedy_decoding(model, d):
+    sample = batch(SENTENCES)
+    hypos = generate(model, d, sample, beam=1, max_len_b=12)
+    for i in range(len(SENTENCES)):
+        tokens, lps = [], []
+        while len(tokens) < 12:
+            lp = full_lprobs(model, row(sample, i), tokens)
+            lp[PAD] = -math.inf
+            if not tokens:
+                lp[EOS] = -math.inf  # --min-len 1
+            best = int(lp.argmax())
+            tokens.append(best)
+            lps.append(float(lp[best]))
+            if best == EOS:
+                break
+        else:
+            lp = full_lprobs(model, row(sample, i), tokens)
+            tokens.append(EOS)
+            lps.append(float(lp[EOS]))
+        (hypo,) = hypos[i]
+        assert hypo["tokens"].tolist() == tokens
+        assert hypo["positional_scores"].tolist() == pytest.approx(lps, abs=1e-5)
+        assert hypo["score"] == pytest.approx(sum(lps) / len(lps), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"beam": 3},
+        {"beam": 4, "lenpen": 0.5, "min_len": 3},
+        {"beam": 3, "lenpen": 2.0, "unkpen": 5.0},
+        {"beam": 5, "no_repeat_ngram_size": 2, "max_len_b": 6},
+    ],
+)
+def test_beam_search_matches_a_plain_reference(model, d, options):
+    sample = batch(SENTENCES)
+    options = {"max_len_b": 10, **options}
+    hypos = generate(model, d, sample, nbest=options["beam"], **options)
+    for i in range(len(SENTENCES)):
+        expected = reference_beam_search(
+            model,
+            row(sample, i),
+            options["beam"],
+            options["max_len_b"],
+            min_len=options.get("min_len", 1),
+            lenpen=options.get("lenpen", 1.0),
+            unkpen=options.get("unkpen", 0.0),
+            ngram=options.get("no_repeat_ngram_size", 0),
+        )
+        got = [(h["tokens"].tolist(), h["score"], h["positional_scores"].tolist()) for h in hypos[i]]
+        assert [g[0] for g in got] == [e[0] for e in expected]
+        for (_, score, pos), (_, want, want_pos) in zip(got, expected):
+            assert score == pytest.approx(want, abs=1e-4)
+            assert pos == pytest.approx(want_pos, abs=1e-4)
+
+
+def test_each_sentence_alone_equals_its_place_in_a_mixed_length_batch(model, d):
+    options = {"beam": 4, "nbest": 4, "max_len_a": 1.5, "max_len_b": 2}
+    together = generate(model, d, batch(SENTENCES), **options)
+    for i, sentence in enumerate(SENTENCES):
+        (alone,) = generate(model, d, batch([sentence]), **options)
+        assert [h["tokens"].tolist() for h in alone] == [h["tokens"].tolist() for h in together[i]]
+        assert [h["score"] for h in alone] == pytest.approx([h["score"] for h in together[i]], abs=1e-5)
+        longest = int(1.5 * (len(sentence) + 1) + 2) + 1
+        assert all(len(h["tokens"]) <= longest for h in alone)
+
+
+def test_finished_sentences_leave_the_batch(model, d):
+    model.decoder.steps_seen.clear()
+    generate(model, d, batch(SENTENCES), beam=2, max_len_a=1.0, max_len_b=0)
+    rows = model.decoder.steps_seen
+    assert rows[0] == 2 * len(SENTENCES)
+    assert rows == sorted(rows, reverse=True) and rows[-1] < rows[0]
+    # the longest source's sentence is decoded longest; the one-word source's leaves first
+    assert len(rows) <= len(SENTENCES[-1]) + 2
+
+
+def test_ensemble_of_a_model_with_itself_equals_the_model(model, d):
+    sample = batch(SENTENCES)
+    alone = generate(model, d, sample, beam=3, nbest=3)
+    twice = generate([model, model], d, sample, beam=3, nbest=3)
+    for a, b in zip(alone, twice):
+        assert [h["tokens"].tolist() for h in a] == [h["tokens"].tolist() for h in b]
+        assert [h["score"] for h in a] == pytest.approx([h["score"] for h in b], abs=1e-6)
+
+
+def test_ensemble_averages_the_probabilities_of_its_models(d):
+    a, b = ToySeq2Seq.build(d, seed=1), ToySeq2Seq.build(d, seed=2)
+    sample = batch(SENTENCES[:2])
+    ensemble = EnsembleModel([a, b])
+    ensemble.reset()
+    enc = ensemble.forward_encoder(sample["net_input"])
+    tokens = torch.full((2, 1), EOS)
+    got = ensemble.forward_decoder(tokens, enc)
+    expected = []
+    for i in range(2):
+        pa = full_lprobs(a, row(sample, i), []).exp()
+        pb = full_lprobs(b, row(sample, i), []).exp()
+        expected.append(((pa + pb) / 2).log())
+    assert torch.allclose(got, torch.stack(expected), atol=1e-5)
+
+
+def test_temperature_scales_the_logits(model, d):
+    sample = batch(SENTENCES[:1])
+    (hypo,) = generate(model, d, sample, beam=1, temperature=0.5)[0]
+    tokens = hypo["tokens"].tolist()
+    for t, tok in enumerate(tokens):
+        lp = full_lprobs(model, row(sample, 0), tokens[:t], temperature=0.5)
+        assert hypo["positional_scores"][t] == pytest.approx(float(lp[tok]), abs=1e-5)
+
+
+def test_sampling_from_the_top_token_only_is_greedy(model, d):
+    sample = batch(SENTENCES)
+    greedy = generate(model, d, sample, beam=1)
+    for options in ({"sampling_topk": 1}, {"sampling_topp": 1e-6}):
+        sampled = generate(model, d, sample, beam=1, sampling=True, **options)
+        assert [h[0]["tokens"].tolist() for h in sampled] == [h[0]["tokens"].tolist() for h in greedy]
+
+
+def test_sampling_draws_k_hypotheses_within_the_top_k_reproducibly(model, d):
+    sample = batch(SENTENCES[:2])
+    torch.manual_seed(3)
+    first = generate(model, d, sample, beam=4, nbest=4, sampling=True, sampling_topk=3, max_len_b=6)
+    torch.manual_seed(3)
+    again = generate(model, d, sample, beam=4, nbest=4, sampling=True, sampling_topk=3, max_len_b=6)
+    assert [[h["tokens"].tolist() for h in s] for s in first] == [
+        [h["tokens"].tolist() for h in s] for s in again
+    ]
+    for i, hypos in enumerate(first):
+        assert len(hypos) == 4
+        for hypo in hypos:
+            tokens = hypo["tokens"].tolist()
+            for t, tok in enumerate(tokens):
+                lp = full_lprobs(model, row(sample, i), tokens[:t])
+                lp[PAD] = -math.inf
+                if t == 0:
+                    lp[EOS] = -math.inf
+                forced_end = tok == EOS and t == 6  # --max-len-b 6 forces </s>
+                assert tok in lp.topk(3).indices.tolist() or forced_end
+                model_lp = full_lprobs(model, row(sample, i), tokens[:t])
+                assert hypo["positional_scores"][t] == pytest.approx(float(model_lp[tok]), abs=1e-5)
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    lprobs = torch.tensor([[[0.5, 0.3, 0.15, 0.05]]]).log()
+    seen = set()
+    torch.manual_seed(0)
+    for _ in range(200):
+        _, tokens, _ = sample_candidates(1, lprobs, torch.zeros(1, 1), topp=0.7)
+        seen.add(int(tokens))
+    assert seen == {0, 1}  # 0.5 < 0.7, 0.5 + 0.3 reaches it
+
+
+def test_language_model_prefixes_are_forced_per_sentence(d):
+    lm = ToyLM.build(d, seed=4)
+    prompts = [[4, 5, 6], [7], [8, 9, 10, 11]]
+    width = max(len(p) for p in prompts)
+    prefix = torch.full((3, width), PAD, dtype=torch.long)
+    for i, p in enumerate(prompts):
+        prefix[i, : len(p)] = torch.tensor(p)
+    sample = {"net_input": {"src_tokens": prefix, "src_lengths": torch.tensor([3, 1, 4])}}
+    options = {"beam": 3, "nbest": 3, "max_len_b": 9}
+    hypos = SequenceGenerator([lm], d, GenerationConfig(**options)).generate(
+        [lm], sample, prefix_tokens=prefix
+    )
+    for i, p in enumerate(prompts):
+        for hypo in hypos[i]:
+            tokens = hypo["tokens"].tolist()
+            assert tokens[: len(p)] == p
+            for t in range(len(p)):
+                want = float(full_lprobs(lm, {}, tokens[:t])[tokens[t]])
+                assert hypo["positional_scores"][t] == pytest.approx(want, abs=1e-5)
+        one = {
+            "net_input": {"src_tokens": prefix[i : i + 1, : len(p)], "src_lengths": torch.tensor([len(p)])}
+        }
+        (alone,) = SequenceGenerator([lm], d, GenerationConfig(**options)).generate(
+            [lm], one, prefix_tokens=prefix[i : i + 1, : len(p)]
+        )
+        assert [h["tokens"].tolist() for h in alone] == [h["tokens"].tolist() for h in hypos[i]]
+
+
+def test_min_and_max_length(model, d):
+    hypos = generate(model, d, batch(SENTENCES), beam=3, nbest=3, min_len=4, max_len_b=5)
+    lengths = {len(h["tokens"]) for s in hypos for h in s}
+    assert min(lengths) >= 5 and max(lengths) <= 6  # tokens (4 to 5) and </s>
+
+
+def test_repeated_ngrams_are_banned():
+    lprobs = torch.zeros(2, 6)
+    generated = torch.tensor([[4, 5, 4, 5, 4], [4, 5, 3, 4, 2]])
+    out = ban_repeated_ngrams(lprobs, generated, 2)
+    assert torch.isinf(out[0]).nonzero().flatten().tolist() == [5]  # "4 5" seen: 5 may not follow 4
+    assert torch.isinf(out[1]).nonzero().flatten().tolist() == []  # "2" never seen before
+    out3 = ban_repeated_ngrams(lprobs, generated, 3)
+    assert torch.isinf(out3[0]).nonzero().flatten().tolist() == [5]  # "5 4" was followed by 5

@@ -1,0 +1,284 @@
+"""Generation end to end: seq-preprocess, seq-train a small transformer to copy its input (choosing
+the best checkpoint by validation BLEU), then seq-generate, seq-interactive and seq-eval-lm."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sacrebleu
+import torch
+import torch.nn.functional as F
+
+from seqlab.cli.eval_lm import main as eval_lm
+from seqlab.cli.generate import main as generate
+from seqlab.cli.interactive import main as interactive
+from seqlab.cli.preprocess import main as preprocess
+from seqlab.core import get_plugin
+from seqlab.core.checkpoint_io import load_checkpoint_file
+from seqlab.tasks.generation import GenerationConfig, SequenceGenerator
+
+WORDS = "apple bird cat dog egg fish goat hat ink jam kite lamp".split()
+UPDATES = 1000
+MODEL = [
+    *("--arch", "transformer", "--encoder-layers", "2", "--decoder-layers", "2"),
+    *("--encoder-embed-dim", "64", "--decoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128"),
+    *("--decoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"),
+    *("--share-all-embeddings", "--dropout", "0"),
+]
+TRAINING = [
+    *("--optimizer", "adam", "--lr", "0.005", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50"),
+    *("--criterion", "cross_entropy", "--max-tokens", "300", "--seed", "1", "--cpu"),
+    *("--log-format", "simple", "--no-epoch-checkpoints"),
+]
+
+
+# Models this small run fastest on one thread, and a busy machine's second core slows threads that wait
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Generate on one thread in this process too (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _train(*argv: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "seqlab.cli.train", *argv],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=ONE_THREAD,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def copy_run(tmp_path_factory) -> argparse.Namespace:
+    """A transformer trained to copy sentences of 2 to 7 words; valid and test are held aside."""
+    root = tmp_path_factory.mktemp("copy")
+    rng = random.Random(0)
+    train = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7))) for _ in range(2000)]
+    seen, held = set(train), []
+    while len(held) < 80:
+        sentence = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7)))
+        if sentence not in seen:
+            seen.add(sentence)
+            held.append(sentence)
+    for split, lines in (("train", train), ("valid", held[:40]), ("test", held[40:])):
+        for lang in ("src", "tgt"):
+            _write(root / f"{split}.{lang}", lines)
+    data = root / "bin"
+    argv = ["-s", "src", "-t", "tgt", "--trainpref", str(root / "train"), "--validpref", str(root / "valid")]
+    argv += ["--testpref", str(root / "test"), "--destdir", str(data), "--joined-dictionary"]
+    assert preprocess([*argv, "--bpe", "sentencepiece", "--spm-vocab-size", "300"]) == 0
+    save = root / "checkpoints"
+    log = _train(
+        str(data),
+        "--task",
+        "translation",
+        *MODEL,
+        *TRAINING,
+        *("--max-update", str(UPDATES), "--save-dir", str(save)),
+        *("--eval-bleu", "--eval-bleu-args", '{"beam": 1, "max_len_a": 1.2, "max_len_b": 4}'),
+        *("--best-checkpoint-metric", "bleu", "--maximize-best-checkpoint-metric"),
+    )
+    return argparse.Namespace(data=data, save=save, log=log, test=held[40:])
+
+
+def _lines(text: str) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
+    found: dict[str, dict[int, list[str]]] = {}
+    other = []
+    for line in text.splitlines():
+        head, _, rest = line.partition("\t")
+        kind, _, sid = head.partition("-")
+        if sid.isdigit():
+            found.setdefault(kind, {}).setdefault(int(sid), []).append(rest)
+        else:
+            other.append(line)
+    return found, other
+
+
+def test_the_copy_model_reproduces_held_aside_inputs_and_reports_sacrebleus_bleu(copy_run, tmp_path, capsys):
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = [
+        str(copy_run.data),
+        "--path",
+        last,
+        "--beam",
+        "5",
+        "--batch-size",
+        "16",
+        "--results-path",
+        str(tmp_path),
+    ]
+    assert generate(argv) == 0
+    assert "sentences/s" in capsys.readouterr().err
+    found, other = _lines((tmp_path / "generate-test.txt").read_text(encoding="utf-8"))
+    ids = range(len(copy_run.test))
+    assert {i: found["S"][i][0] for i in ids} == dict(enumerate(copy_run.test))
+    hyps = [found["D"][i][0].split("\t")[1] for i in ids]
+    refs = [found["T"][i][0] for i in ids]
+    assert hyps == copy_run.test == refs
+    assert other == [f"Generate test with beam=5: {sacrebleu.corpus_bleu(hyps, [refs]).format()}"]
+    assert "BLEU = 100.00" in other[0]
+
+
+def test_eval_bleu_chooses_the_best_checkpoint(copy_run):
+    validations = re.findall(
+        r"\| valid \| .*?\| bleu ([\d.]+) \| num_updates (\d+) \| best_bleu ([\d.]+)", copy_run.log
+    )
+    assert len(validations) >= 10
+    bleus = [float(b) for b, _, _ in validations]
+    best_updates = int(validations[bleus.index(max(bleus))][1])  # the first validation reaching the maximum
+    assert float(validations[-1][2]) == max(bleus)
+    best = load_checkpoint_file(str(copy_run.save / "checkpoint_best.pt"))
+    last = load_checkpoint_file(str(copy_run.save / "checkpoint_last.pt"))
+    assert best["trainer"]["best"] == pytest.approx(max(bleus), abs=0.01)
+    assert best["trainer"]["num_updates"] == best_updates
+    assert last["trainer"]["num_updates"] == UPDATES
+    assert bleus[0] < 50 < max(bleus)  # the metric followed training
+
+
+def _load(path: Path):
+    """The task and model of a checkpoint, rebuilt from the checkpoint alone."""
+    checkpoint = load_checkpoint_file(str(path))
+    args = argparse.Namespace(**checkpoint["config"])
+    task = get_plugin("task", args.task).obj.setup_task_from_state(args, checkpoint["task_state"])
+    model = task.build_model(args)
+    model.load_state_dict(checkpoint["model"])
+    return task, model.eval()
+
+
+def _test_batches(task, data: Path):
+    task.args.data = str(data)
+    task.load_dataset("test")
+    return list(task.get_batch_iterator(task.dataset("test"), max_sentences=16).next_epoch_itr(shuffle=False))
+
+
+def test_beam_one_equals_greedy_decoding_of_the_transformer(copy_run):
+    task, model = _load(copy_run.save / "checkpoint_best.pt")
+    d = task.target_dictionary
+    generator = SequenceGenerator([model], d, GenerationConfig(beam=1, max_len_b=12))
+    for sample in _test_batches(task, copy_run.data):
+        hypos = generator(sample)
+        for i in range(len(hypos)):
+            src = sample["net_input"]["src_tokens"][i : i + 1]
+            src = src[:, src[0].ne(d.pad())]
+            with torch.no_grad():
+                encoder_out = model.encoder(src, src_lengths=torch.tensor([src.size(1)]))
+                tokens, scores = [d.eos()], []
+                while tokens[-1] != d.eos() or len(tokens) == 1:
+                    logits, _ = model.decoder(torch.tensor([tokens]), encoder_out=encoder_out)
+                    lprobs = F.log_softmax(logits[0, -1].float(), dim=-1)
+                    lprobs[d.pad()] = -math.inf
+                    if len(tokens) == 1:
+                        lprobs[d.eos()] = -math.inf  # --min-len 1
+                    best = int(lprobs.argmax()) if len(tokens) <= 12 else d.eos()  # --max-len-b 12
+                    tokens.append(best)
+                    scores.append(float(lprobs[best]))
+            (hypo,) = hypos[i]
+            assert hypo["tokens"].tolist() == tokens[1:]
+            assert hypo["positional_scores"].tolist() == pytest.approx(scores, abs=1e-4)
+
+
+def test_each_sentence_alone_gives_its_hypothesis_and_score_in_a_mixed_length_batch(copy_run):
+    task, model = _load(copy_run.save / "checkpoint_last.pt")
+    pad = task.target_dictionary.pad()
+    generator = SequenceGenerator([model], task.target_dictionary, GenerationConfig(beam=5, nbest=5))
+    batches = _test_batches(task, copy_run.data)
+    assert any(b["net_input"]["src_tokens"].eq(pad).any() for b in batches)  # mixed lengths, padded
+    for sample in batches:
+        together = generator(sample)
+        for i in range(len(together)):
+            src = sample["net_input"]["src_tokens"][i : i + 1]
+            src = src[:, src[0].ne(pad)]
+            (alone,) = generator(
+                {"net_input": {"src_tokens": src, "src_lengths": torch.tensor([src.size(1)])}}
+            )
+            assert [h["tokens"].tolist() for h in alone] == [h["tokens"].tolist() for h in together[i]]
+            assert [h["score"] for h in alone] == pytest.approx([h["score"] for h in together[i]], abs=1e-4)
+
+
+def test_an_ensemble_of_the_checkpoint_with_itself_gives_its_output(copy_run, capsys):
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = [str(copy_run.data), "--beam", "4", "--nbest", "4", "--batch-size", "8"]
+    assert generate([*argv, "--path", last]) == 0
+    alone, _ = _lines(capsys.readouterr().out)
+    assert generate([*argv, "--path", f"{last}{os.pathsep}{last}"]) == 0
+    twice, _ = _lines(capsys.readouterr().out)
+    assert alone["S"] == twice["S"]
+    for sid, hyps in alone["H"].items():
+        assert [h.split("\t")[1] for h in hyps] == [h.split("\t")[1] for h in twice["H"][sid]]
+        scores = [float(h.split("\t")[0]) for h in twice["H"][sid]]
+        assert [float(h.split("\t")[0]) for h in hyps] == pytest.approx(scores, abs=1e-4)
+
+
+def test_interactive_works_from_the_checkpoint_after_the_data_is_deleted(
+    copy_run, tmp_path, capsys, monkeypatch
+):
+    checkpoint = tmp_path / "model.pt"
+    shutil.copy(copy_run.save / "checkpoint_last.pt", checkpoint)
+    moved = tmp_path / "data-gone"
+    shutil.move(str(copy_run.data), moved)  # the checkpoint's recorded data directory no longer exists
+    try:
+        sentences = copy_run.test[:6] + ["kite lamp apple"]
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(s + "\n" for s in sentences)))
+        assert (
+            interactive(["--path", str(checkpoint), "--beam", "5", "--buffer-size", "3", "--batch-size", "3"])
+            == 0
+        )
+        found, _ = _lines(capsys.readouterr().out)
+    finally:
+        shutil.move(str(moved), copy_run.data)
+    assert [found["D"][i][0].split("\t")[1] for i in range(len(sentences))] == sentences
+
+
+def test_eval_lm_reports_the_loss_training_validated(tmp_path, capsys):
+    rng = random.Random(5)
+    for split, n in (("train", 300), ("valid", 30)):
+        _write(
+            tmp_path / f"{split}.txt",
+            [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for _ in range(n)],
+        )
+    data = tmp_path / "lm"
+    argv = [
+        "--only-source",
+        "--trainpref",
+        str(tmp_path / "train.txt"),
+        "--validpref",
+        str(tmp_path / "valid.txt"),
+    ]
+    assert preprocess([*argv, "--destdir", str(data)]) == 0
+    log = _train(
+        str(data),
+        *("--task", "language_modeling", "--arch", "transformer_lm", "--decoder-layers", "1"),
+        *("--decoder-embed-dim", "32", "--decoder-ffn-embed-dim", "64", "--decoder-attention-heads", "2"),
+        *("--tokens-per-sample", "16", "--dropout", "0"),
+        *TRAINING,
+        *("--max-update", "40", "--save-dir", str(tmp_path / "ckpt")),
+    )
+    validated = float(re.findall(r"\| valid \| loss ([\d.]+)", log)[-1])
+    last = str(tmp_path / "ckpt" / "checkpoint_last.pt")
+    assert eval_lm([str(data), "--path", last, "--gen-subset", "valid", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    loss = float(re.search(r"Loss \(base 2\): ([\d.]+), Perplexity: ([\d.]+)", out).group(1))
+    assert loss == pytest.approx(validated, abs=1e-3)
