@@ -352,7 +352,6 @@ CASES = [
         "dictionary",
         1,
     ),
-    ),
     # -- seq-interactive -----------------------------------------------------------------------------
     Case("interactive-truncated-checkpoint", "seq-interactive", ["--path", "{truncated}"], "truncated", 1),
     Case(
