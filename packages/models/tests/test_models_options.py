@@ -182,11 +182,13 @@ def test_every_architecture_is_an_installed_entry_point():
     declared = {
         ep.name: ep.value
         for ep in eps.select(group="seqlab.architectures")
-        if ep.value.startswith("seqlab.models.")
+        if ep.dist is not None and ep.dist.metadata["Name"] == "seqlab-models"
     }
     assert declared == {arch: f"seqlab.models.{model}" for arch, model in ARCHITECTURES.items()}
     models = {
-        ep.name: ep.value for ep in eps.select(group="seqlab.models") if ep.value.startswith("seqlab.models.")
+        ep.name: ep.value
+        for ep in eps.select(group="seqlab.models")
+        if ep.dist is not None and ep.dist.metadata["Name"] == "seqlab-models"
     }
     assert models == {m: f"seqlab.models.{m}" for m in set(ARCHITECTURES.values())}
     for arch, model in ARCHITECTURES.items():
