@@ -50,6 +50,13 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint_file(str(path))
 
 
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(SeqlabError, match="truncated or corrupt, or not a checkpoint at all"):
+        load_checkpoint_file(str(path))
+
+
 def test_newer_format_is_refused(tmp_path):
     path = tmp_path / "ckpt.pt"
     atomic_save({"format_version": FORMAT_VERSION + 1, "model": {}}, str(path))
@@ -84,3 +91,32 @@ def test_kill_during_save_leaves_the_previous_checkpoint(tmp_path):
     assert state["model"]["v"].item() == 1.0
     leftovers = [p for p in os.listdir(tmp_path) if p != "checkpoint_last.pt"]
     assert all(p.startswith(".tmp-") for p in leftovers)
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["save", "copy"])
+def test_disk_full_during_save_is_one_clear_error_and_keeps_the_old_file(tmp_path, copy):
+    # RLIMIT_FSIZE makes writes past the limit fail (EFBIG) as a full disk would (ENOSPC)
+    path, big = tmp_path / "checkpoint_last.pt", tmp_path / "big.pt"
+    atomic_save({"format_version": 1, "model": {"v": torch.tensor(1.0)}}, str(path))
+    atomic_save({"format_version": 1, "model": {"v": torch.zeros(50_000)}}, str(big))
+    before = path.read_bytes()
+    write = (
+        f"checkpoint_io.atomic_copy({str(big)!r}, {str(path)!r})"
+        if copy
+        else (f"checkpoint_io.atomic_save({{'model': {{'v': torch.zeros(50_000)}}}}, {str(path)!r})")
+    )
+    script = textwrap.dedent(f"""
+        import resource, signal, torch
+        from seqlab.core import SeqlabError, checkpoint_io
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        try:
+            {write}
+        except SeqlabError as exc:
+            print(exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"could not write {path}: File too large; free some disk space")
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["big.pt", "checkpoint_last.pt"]

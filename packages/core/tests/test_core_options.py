@@ -128,6 +128,15 @@ def test_help_shows_chosen_plugins_options(toy_dir, capsys):
     assert "--momentum" in out and "--toy-weight" in out
 
 
+def test_help_without_an_arch_shows_common_options_and_how_to_see_more(toy_dir, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _parse(toy_dir, "--help")
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--user-dir" in out and "--momentum" in out and "--hidden" not in out
+    assert "Add --arch NAME to see that plugin's options too." in out
+
+
 def test_config_to_dict_is_plain_data(toy_dir):
     cfg = _parse(toy_dir, "DATA", "-a", "toy_big")
     data = cfg.to_dict()

@@ -73,6 +73,20 @@ def test_missing_folder(tmp_path):
         import_user_dir(str(tmp_path / "absent"))
 
 
+def test_folder_name_that_is_not_utf8_imports(tmp_path):
+    # argv holds such a name as lone surrogates (surrogateescape), which str.encode("utf-8") rejects
+    root = os.path.join(os.fsencode(tmp_path), b"plug\xff")
+    os.mkdir(root)
+    with open(os.path.join(root, b"__init__.py"), "w") as f:
+        f.write("VALUE = 7\n")
+    assert import_user_dir(os.fsdecode(root)).VALUE == 7
+
+
+def test_nul_in_a_path_is_a_plugin_error(tmp_path):
+    with pytest.raises(PluginError, match="cannot contain a NUL character"):
+        import_user_dir(str(tmp_path) + "\x00x")
+
+
 def test_syntax_error_names_file_and_line(make_dir):
     root = make_dir("syntax", {"__init__.py": "from . import broken\n", "broken.py": "x = 1\ndef f(:\n"})
     with pytest.raises(PluginError) as err:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from seqlab.core import discovery
 from seqlab.core.entry import run_tool
-from seqlab.core.errors import PluginError
+from seqlab.core.errors import ConfigError, PluginError
 from seqlab.core.registry import KINDS, REGISTRIES, get_plugin, resolve_architecture
 from seqlab.core.suggest import did_you_mean
 from seqlab.core.user_dir import import_user_dirs
@@ -20,9 +20,16 @@ PROG = "seq-plugins"
 PLURAL = {k: ("lr_schedulers" if k == "lr_scheduler" else k + "s") for k in KINDS}
 
 
+class _Parser(argparse.ArgumentParser):
+    """Parse errors become one-line :class:`ConfigError` messages (subcommand parsers share the class)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message}; see {PROG} --help")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``seq-plugins``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="List every installed seqlab plugin with the distribution that provides it "
         "(importing none of them), describe one plugin's options, or scaffold a new plugin package.",
@@ -125,8 +132,23 @@ def _option_row(action: argparse.Action) -> str:
     return f"  {flags}{choices}{default}\n      {text}" if text else f"  {flags}{choices}{default}"
 
 
+def _reject_unknown_flags(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Name a misspelt ``--flag`` itself; argparse would complain about the value after it instead."""
+    parsers = [parser]
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        parsers += list(getattr(action, "choices", {}).values())
+    known = {flag for p in parsers for flag in p._option_string_actions if flag.startswith("--")}
+    for token in argv:
+        if token == "--":
+            return
+        flag = token.split("=", 1)[0]
+        if flag.startswith("--") and flag not in known:
+            raise ConfigError(f"unknown option {flag}{did_you_mean(flag, known)}; see {PROG} --help")
+
+
 def _main(argv: list[str]) -> int:
     parser = build_parser()
+    _reject_unknown_flags(parser, argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import re
 import tempfile
 from typing import Any
 
@@ -15,20 +17,56 @@ from .errors import SeqlabError
 FORMAT_VERSION = 1
 
 
+#: write failures that more free space (or a smaller file) would cure
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class _RecordingWriter:
+    """A file wrapper that keeps the OSError of a failed write: torch.save reports only "unexpected pos"."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+def write_failure(path: str, exc: OSError) -> SeqlabError:
+    """Return the one-line error for a checkpoint that could not be written (disk full, quota, size limit)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _NO_SPACE:
+        fix = "free some disk space or choose another --save-dir"
+    else:
+        fix = "check that the folder is writable and has space"
+    return SeqlabError(
+        f"could not write {path}: {reason}; {fix} (the checkpoints already there are unchanged)"
+    )
+
+
 def atomic_save(obj: dict[str, Any], path: str) -> None:
     """Write ``obj`` with ``torch.save`` to a temporary file, fsync it, then rename it over ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    fh = os.fdopen(fd, "wb")
+    writer = _RecordingWriter(fh)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
+        with fh:
+            torch.save(obj, writer)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as exc:
+        _discard(tmp)
+        _raise_write_failure(path, exc, writer.error)
         raise
     _fsync_dir(folder)
 
@@ -44,11 +82,25 @@ def atomic_copy(src: str, dst: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as exc:
+        _discard(tmp)
+        _raise_write_failure(dst, exc, None)
         raise
     _fsync_dir(folder)
+
+
+def _raise_write_failure(path: str, exc: BaseException, recorded: OSError | None) -> None:
+    # torch.save turns a failed write into RuntimeError("unexpected pos"); the recorded OSError says why
+    cause = recorded or (exc if isinstance(exc, OSError) else None)
+    if cause is not None:
+        raise write_failure(path, cause) from exc
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def load_checkpoint_file(path: str) -> dict[str, Any]:
@@ -59,12 +111,13 @@ def load_checkpoint_file(path: str) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise SeqlabError(
-            f"checkpoint {path} holds objects that are not plain data (a pickle that could run code); "
-            f"refusing to load it. Re-save it from its source as tensors and plain values ({_first_line(exc)})"
+            f"checkpoint {path} holds objects that are not plain data (a pickle that could run code: "
+            f"{_blocked_global(exc)}); refusing to load it. Re-save it from its source as tensors and plain values"
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # torch.load fails on arbitrary bytes with many types (IndexError, KeyError...)
         raise SeqlabError(
-            f"checkpoint {path} is truncated or corrupt ({_first_line(exc)}); use another checkpoint"
+            f"checkpoint {path} is truncated or corrupt, or not a checkpoint at all ({_first_sentence(exc)}); "
+            "use another checkpoint"
         ) from exc
     if not isinstance(state, dict) or "model" not in state:
         raise SeqlabError(f"checkpoint {path} is not a seqlab checkpoint (no 'model' entry)")
@@ -77,9 +130,15 @@ def load_checkpoint_file(path: str) -> dict[str, Any]:
     return state
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _first_sentence(exc: BaseException) -> str:
+    text = str(exc).strip().split(". ")[0].splitlines()
+    return text[0].rstrip(".") if text else type(exc).__name__
+
+
+def _blocked_global(exc: BaseException) -> str:
+    """The object torch's weights-only loader refused, e.g. ``GLOBAL posix.system``."""
+    found = re.search(r"GLOBAL [\w.]+", str(exc))
+    return found.group(0) if found else _first_sentence(exc)
 
 
 def _fsync_dir(folder: str) -> None:

@@ -36,6 +36,8 @@ def load_config_file(path: str) -> dict[str, Any]:
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         kind = "JSON" if ext == ".json" else "TOML"
         raise ConfigError(f"--config {path}: not valid {kind}: {exc}") from exc
+    except RecursionError:  # both parsers recurse once per level of nesting
+        raise ConfigError(f"--config {path}: nested too deeply to read; a config is a flat table") from None
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: the top level must be a table of option = value")
     flat: dict[str, Any] = {}

@@ -54,6 +54,14 @@ def post_process(sentence: str, symbol: str | None) -> str:
     return (sentence + " ").replace(symbol, "").rstrip()
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from os.fsdecode of a non-UTF-8 name
+        return False
+    return True
+
+
 class Dictionary:
     """A mapping from symbols to consecutive integer ids, with counts."""
 
@@ -259,15 +267,32 @@ class Dictionary:
 
     def save(self, f: str | os.PathLike | IO[str]) -> None:
         """Write the non-special symbols as ``symbol count`` lines (a path or an open text file)."""
-        rows = zip(self.symbols[self.nspecial :], self.count[self.nspecial :])
+        rows = self._file_lines()
         if isinstance(f, (str, os.PathLike)):
             parent = os.path.dirname(os.fspath(f))
             if parent:
                 os.makedirs(parent, exist_ok=True)
             with open(f, "w", encoding="utf-8", newline="\n") as fd:
-                fd.writelines(f"{s} {c}\n" for s, c in rows)
+                fd.writelines(rows)
             return
-        f.writelines(f"{s} {c}\n" for s, c in rows)
+        f.writelines(rows)
+
+    def _file_lines(self) -> list[str]:
+        """The lines of ``dict.txt``, checked before anything is written so a bad symbol leaves no partial file."""
+        seen = set(self.symbols[: self.nspecial])
+        rows = []
+        for i in range(self.nspecial, len(self.symbols)):
+            symbol = self.symbols[i]
+            if not symbol or "\n" in symbol or not _is_utf8(symbol):
+                raise SeqlabError(
+                    f"cannot save symbol {symbol!r} (id {i}): a dictionary file holds one non-empty UTF-8 "
+                    "symbol per line; remove it or fix the tokenizer that produced it"
+                )
+            # a symbol added again with overwrite=True must say so, or loading calls it a duplicate
+            flag = f" {OVERWRITE_FLAG}" if symbol in seen else ""
+            seen.add(symbol)
+            rows.append(f"{symbol} {self.count[i]}{flag}\n")
+        return rows
 
     def encode_line(
         self,

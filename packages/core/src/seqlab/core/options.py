@@ -158,13 +158,14 @@ def _add_choice(parser: Any, choice: Choice, default: str | None) -> None:
 
 
 def _choose(
-    spec: ToolSpec, known: argparse.Namespace, config: dict[str, Any]
+    spec: ToolSpec, known: argparse.Namespace, config: dict[str, Any], helping: bool = False
 ) -> dict[str, tuple[Choice, Plugin, Plugin | None]]:
     chosen: dict[str, tuple[Choice, Plugin, Plugin | None]] = {}
     for choice in spec.choices:
         name = getattr(known, choice.dest, None) or config.get(choice.dest) or choice.default
         if name is None:
-            if choice.required:
+            # --help without a required choice shows the common options; the plugin's come once chosen
+            if choice.required and not helping:
                 names = ", ".join(plugin_names(choice.kind)) or "none installed"
                 raise ConfigError(f"{choice.flags[0]} is required; choices: {names}")
             continue
@@ -220,9 +221,13 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
     import_user_dirs(user_dirs)
 
     owners: dict[str, str] = {}
-    chosen = _choose(spec, known, config)
+    helping = "-h" in argv or "--help" in argv
+    chosen = _choose(spec, known, config, helping)
     parser = build_parser(spec, chosen, owners)
-    if "-h" in argv or "--help" in argv:
+    if helping:
+        missing = [c.flags[0] for c in spec.choices if c.dest not in chosen]
+        if missing:
+            parser.epilog = f"Add {' and '.join(missing)} NAME to see that plugin's options too."
         parser.print_help()
         raise SystemExit(0)
 
@@ -233,7 +238,7 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
         action.default = argparse.SUPPRESS
     typed, extras = parser.parse_known_args(argv)
     _reject_extras(parser, extras)
-    config_values = _convert_config(parser, config, known.config)
+    config_values = _convert_config(parser, config, known.config, defaults)
 
     ns = argparse.Namespace()
     sources: dict[str, str] = {}
@@ -293,7 +298,7 @@ def _reject_extras(parser: argparse.ArgumentParser, extras: list[str]) -> None:
 
 
 def _convert_config(
-    parser: argparse.ArgumentParser, config: dict[str, Any], path: str | None
+    parser: argparse.ArgumentParser, config: dict[str, Any], path: str | None, defaults: dict[str, Any]
 ) -> dict[str, Any]:
     actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "config", "print_config")}
     out: dict[str, Any] = {}
@@ -301,8 +306,27 @@ def _convert_config(
         action = actions.get(key)
         if action is None:
             raise ConfigError(f"--config {path}: unknown option '{key}'{did_you_mean(key, actions)}")
+        if value is None and defaults.get(key) is not None:
+            raise ConfigError(
+                f"--config {path}: '{key}' is null but needs a value (its default is "
+                f"{defaults[key]!r}); leave the key out to use the default"
+            )
         out[key] = _convert_value(action, value, path, key)
     return out
+
+
+_SCALAR_KINDS: dict[Any, str] = {int: "an integer", float: "a number", str: "a string"}
+
+
+def _expected_kind(convert: Any) -> str | None:
+    """What a config value must be for a flag of this type; None where only the plugin can tell."""
+    if getattr(convert, "__name__", "").startswith("list of"):
+        return "a list"
+    return _SCALAR_KINDS.get(convert)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _convert_value(action: argparse.Action, value: Any, path: str | None, key: str) -> Any:
@@ -324,17 +348,18 @@ def _convert_value(action: argparse.Action, value: Any, path: str | None, key: s
             result = [convert(v) if convert and isinstance(v, str) else v for v in items]
         elif convert is not None and isinstance(value, str):
             result = convert(value)
-        elif (
-            convert is not None
-            and isinstance(value, list)
-            and getattr(convert, "__name__", "").startswith("list of")
-        ):
-            result = convert(",".join(str(v) for v in value))
-        elif convert in (int, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif _expected_kind(convert) == "a list" and (isinstance(value, list) or _is_number(value)):
+            items = value if isinstance(value, list) else [value]
+            result = convert(",".join(str(v) for v in items))
+        elif convert in (int, float) and _is_number(value):
+            if convert is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError("not a whole number")  # int() would silently drop the fraction
             result = convert(value)
+        elif value is not None and _expected_kind(convert) is not None:
+            raise ConfigError(f"{where} must be {_expected_kind(convert)}, not {value!r}")
         else:
             result = value
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"{where}: invalid value {value!r} ({exc})") from exc
     if action.choices is not None and result not in action.choices:
         choices = ", ".join(map(str, action.choices))

@@ -23,12 +23,15 @@ def module_name_for(path: str) -> str:
     """Return the module name a user dir is imported under; every process derives the same."""
     real = os.path.realpath(path)
     stem = re.sub(r"\W", "_", os.path.basename(real)) or "root"
-    digest = hashlib.sha1(real.encode("utf-8")).hexdigest()[:10]
+    # fsencode, not encode("utf-8"): a folder name that is not UTF-8 holds lone surrogates
+    digest = hashlib.sha1(os.fsencode(real)).hexdigest()[:10]
     return f"seqlab_user_{stem}_{digest}"
 
 
 def import_user_dir(path: str) -> ModuleType:
     """Import a user dir as a package without touching ``sys.path``; a no-op the second time."""
+    if "\x00" in path:  # os.path functions raise ValueError on it
+        raise PluginError(f"--user-dir {path!r}: a path cannot contain a NUL character; pass a folder's path")
     real = os.path.realpath(os.path.expanduser(path))
     if not os.path.isdir(real):
         raise PluginError(f"--user-dir {path}: no such directory; pass a folder holding an __init__.py")

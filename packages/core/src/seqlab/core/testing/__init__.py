@@ -35,6 +35,8 @@ _LAZY = {
     "DummyTranslationModel": "dummy_model",
     "translation_batch": "batches",
     "language_model_batch": "batches",
+    "time_limit": "time_limit",
+    "TimeLimitExceeded": "time_limit",
 }
 
 

@@ -131,6 +131,23 @@ def read_header(prefix: str) -> IndexHeader:
     return header
 
 
+def check_sizes(prefix: str, header: IndexHeader, sizes: np.ndarray) -> None:
+    """Check that a split's sentence lengths are not negative and add up to its header's token count."""
+    idx = index_path(prefix)
+    if sizes.size and int(sizes.min()) < 0:
+        i = int(np.argmin(sizes))
+        raise SeqlabError(
+            f"{idx} is corrupt: sentence {i} has a negative length ({int(sizes[i])}); "
+            "binarize the data again with seq-preprocess"
+        )
+    total = int(sizes.sum(dtype=np.int64))
+    if total != header.num_tokens:
+        raise SeqlabError(
+            f"{idx} is corrupt: its sentence lengths add up to {total} tokens, not the "
+            f"{header.num_tokens} of its header; binarize the data again with seq-preprocess"
+        )
+
+
 class IndexedDatasetBuilder:
     """Writes a binarized split: call :meth:`add_item` per sentence, then :meth:`finalize`."""
 
@@ -171,8 +188,14 @@ class IndexedDatasetBuilder:
             )
         raw = np.fromfile(data_path(other_prefix), dtype=header.dtype)
         sizes = np.fromfile(
-            index_path(other_prefix), dtype=np.int32, count=header.num_sentences, offset=header.sizes_offset
+            index_path(other_prefix), dtype="<i4", count=header.num_sentences, offset=header.sizes_offset
         )
+        check_sizes(other_prefix, header, sizes)
+        if raw.size and (int(raw.max()) >= header.vocab_size or int(raw.min()) < 0):
+            raise SeqlabError(
+                f"{data_path(other_prefix)} is corrupt: it holds ids outside its vocabulary of "
+                f"{header.vocab_size} symbols; binarize the data again with seq-preprocess"
+            )
         self.add_items(raw, sizes)
 
     def close(self) -> None:

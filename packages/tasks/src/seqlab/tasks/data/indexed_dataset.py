@@ -11,7 +11,9 @@ import torch
 from seqlab.core import SeqlabError
 from seqlab.core.data import BaseDataset
 
-from .index_format import HEADER, data_path, index_path, read_header
+from .index_format import HEADER, check_sizes, data_path, index_path, read_header
+
+_REBUILD = "binarize the data again with seq-preprocess"
 
 
 class IndexedDataset(BaseDataset):
@@ -24,6 +26,10 @@ class IndexedDataset(BaseDataset):
     kernel maps 64 KiB to 2 MiB around every random read, so reading a corpus
     through a map makes RSS grow to the corpus size; these reads leave it flat.
     The files are shared by every process that reads them, through the page cache.
+
+    Damaged files raise a SeqlabError: the lengths are checked on opening, and each
+    read checks the sentence's offsets against its neighbour's and its ids against
+    the vocabulary, so a corrupt entry is never read as some other sentence.
     """
 
     def __init__(self, prefix: str, expected_vocab_size: int | None = None) -> None:
@@ -43,16 +49,30 @@ class IndexedDataset(BaseDataset):
         self._sizes = np.fromfile(
             index_path(self.prefix), dtype="<i4", count=h.num_sentences, offset=h.sizes_offset
         )
+        check_sizes(self.prefix, h, self._sizes)
         self._idx_fd = os.open(index_path(self.prefix), os.O_RDONLY)
         self._bin_fd = os.open(data_path(self.prefix), os.O_RDONLY)
         if h.num_sentences and self._pointer(h.num_sentences - 1) + int(self._sizes[-1]) != h.num_tokens:
             raise SeqlabError(
                 f"{index_path(self.prefix)} is corrupt: its offsets do not end at its {h.num_tokens} tokens; "
-                "binarize the data again with seq-preprocess"
+                + _REBUILD
             )
 
     def _pointer(self, index: int) -> int:
         return int.from_bytes(os.pread(self._idx_fd, 8, HEADER.size + 8 * index), "little", signed=True)
+
+    def _start(self, index: int, size: int) -> int:
+        """Return the sentence's first token after checking it against where the next one starts."""
+        last = index + 1 == len(self)
+        raw = os.pread(self._idx_fd, 8 if last else 16, HEADER.size + 8 * index)
+        start = int.from_bytes(raw[:8], "little", signed=True)
+        end = self.header.num_tokens if last else int.from_bytes(raw[8:16], "little", signed=True)
+        if start < 0 or start + size != end or end > self.header.num_tokens:
+            raise SeqlabError(
+                f"{index_path(self.prefix)} is corrupt: sentence {index} of {size} tokens is said to "
+                f"start at token {start} and the next at {end}; " + _REBUILD
+            )
+        return start
 
     def __del__(self) -> None:
         for fd in (getattr(self, "_idx_fd", None), getattr(self, "_bin_fd", None)):
@@ -76,8 +96,14 @@ class IndexedDataset(BaseDataset):
         size = int(self._sizes[index])
         if not size:
             return torch.zeros(0, dtype=torch.int64)
-        raw = os.pread(self._bin_fd, size * self._itemsize, self._pointer(index) * self._itemsize)
-        return torch.from_numpy(np.frombuffer(raw, dtype=self.header.dtype).astype(np.int64))
+        raw = os.pread(self._bin_fd, size * self._itemsize, self._start(index, size) * self._itemsize)
+        ids = np.frombuffer(raw, dtype=self.header.dtype)
+        if ids.size != size or int(ids.max()) >= self.header.vocab_size or int(ids.min()) < 0:
+            raise SeqlabError(
+                f"{data_path(self.prefix)} is corrupt: sentence {index} is cut short or holds ids outside "
+                f"the vocabulary of {self.header.vocab_size} symbols; " + _REBUILD
+            )
+        return torch.from_numpy(ids.astype(np.int64))
 
     @property
     def sizes(self) -> np.ndarray:
