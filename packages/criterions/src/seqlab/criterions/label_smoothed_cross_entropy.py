@@ -8,8 +8,10 @@ from typing import Any
 import torch
 
 from seqlab.core import ConfigError, Criterion, metrics, register_criterion
+from seqlab.core.decoder import logits_of
 from seqlab.core.utils import item
 
+from .fused_smoothed_loss import normalizes_with_plain_log_softmax, smoothed_cross_entropy
 from .loss_metrics import log_loss_metrics
 
 
@@ -125,6 +127,17 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
         self, model: torch.nn.Module, net_output: Any, sample: dict[str, Any], reduce: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(smoothed loss, nll_loss)`` summed over non-pad targets."""
+        if reduce and normalizes_with_plain_log_softmax(model):
+            logits, target = logits_of(net_output), model.get_targets(sample, net_output)
+            if target.dim() == logits.dim() - 1 and (self.ignore_prefix_size == 0 or target.dim() == 2):
+                if self.ignore_prefix_size > 0:
+                    logits, target = (
+                        logits[:, self.ignore_prefix_size :],
+                        target[:, self.ignore_prefix_size :],
+                    )
+                return smoothed_cross_entropy(
+                    logits.reshape(-1, logits.size(-1)), target.reshape(-1), self.eps, self.padding_idx
+                )
         lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
         return label_smoothed_nll_loss(lprobs, target, self.eps, ignore_index=self.padding_idx, reduce=reduce)
 

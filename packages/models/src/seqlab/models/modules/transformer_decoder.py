@@ -12,7 +12,6 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seqlab.core import IncrementalDecoder, SeqlabError
@@ -20,6 +19,7 @@ from seqlab.core.incremental import IncrementalStateDict
 from seqlab.core.utils import make_positions
 
 from .attention_masks import decoder_self_attn_mask, key_padding_mask
+from .dropout import dropout
 from .encoder_out import encoder_states
 from .positional_embedding import build_positional_embedding
 from .transformer_layer import TransformerDecoderLayer
@@ -104,7 +104,7 @@ class TransformerDecoder(IncrementalDecoder):
         x = x + self.embed_positions(positions).to(x.dtype)
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
-        x = F.dropout(x, self.dropout, training=self.training)
+        x = dropout(x, self.dropout, self.training)
 
         self_attn_mask, is_causal = decoder_self_attn_mask(padding, start)
         memory, memory_padding = encoder_states(encoder_out)

@@ -6,13 +6,13 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seqlab.core import Encoder
 from seqlab.core.utils import make_positions
 
 from .attention_masks import key_padding_mask
+from .dropout import dropout
 from .encoder_out import reorder_encoder_out
 from .positional_embedding import build_positional_embedding
 from .transformer_layer import TransformerEncoderLayer
@@ -67,7 +67,7 @@ class TransformerEncoder(Encoder):
         x = embedding + positions.to(embedding.dtype)
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
-        x = F.dropout(x, self.dropout, training=self.training)
+        x = dropout(x, self.dropout, self.training)
         attn_mask = key_padding_mask(padding)
         if attn_mask is not None:
             x = x.masked_fill(padding.unsqueeze(-1), 0.0)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seqlab.core.incremental import IncrementalStateDict
 
 from .activations import get_activation_fn
+from .dropout import dropout
 from .multihead_attention import CrossAttention, SelfAttention
 
 
@@ -19,7 +19,7 @@ def _sublayer(
 ) -> torch.Tensor:
     """Run ``block`` with dropout and a residual connection, normalising before or after."""
     h = norm(x) if layer.normalize_before else x
-    x = x + F.dropout(block(h), layer.dropout, training=layer.training)
+    x = x + dropout(block(h), layer.dropout, layer.training)
     return x if layer.normalize_before else norm(x)
 
 
@@ -36,7 +36,7 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the block to ``x`` (... x C)."""
         x = self.activation(self.fc1(x))
-        x = F.dropout(x, self.activation_dropout, training=self.training)
+        x = dropout(x, self.activation_dropout, self.training)
         return self.fc2(x)
 
 
@@ -124,7 +124,7 @@ class TransformerDecoderLayer(nn.Module):
             residual = x
             h = self.encoder_attn_layer_norm(x) if self.normalize_before else x
             h, attn = self.encoder_attn(h, memory, memory_mask, incremental_state, need_attn)
-            x = residual + F.dropout(h, self.dropout, training=self.training)
+            x = residual + dropout(h, self.dropout, self.training)
             if not self.normalize_before:
                 x = self.encoder_attn_layer_norm(x)
         return _sublayer(self, x, self.final_layer_norm, self.ffn), attn
