@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -163,6 +164,28 @@ TRAIN_ARGS = [
 ]
 
 
+def train_command(
+    save_dir: Path, *extra: str, launcher: list[str] | None = None, cpu: bool = True
+) -> list[str]:
+    """The command line running seq-train on the toy plugins, writing to ``save_dir``."""
+    return [
+        *(launcher or [sys.executable, "-m"]),
+        "seqlab.core.train_cli",
+        *TRAIN_ARGS,
+        *(["--cpu"] if cpu else []),
+        "--save-dir",
+        str(save_dir),
+        *extra,
+    ]
+
+
+def train_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus ``env``, without user dirs that could shadow the toy plugins."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("SEQLAB_USER_DIRS", None)
+    return full_env
+
+
 @pytest.fixture
 def train():
     """Return a function running seq-train's command line on the toy plugins in a new process."""
@@ -174,17 +197,48 @@ def train():
         launcher: list[str] | None = None,
         cpu: bool = True,
     ):
-        cmd = [
-            *(launcher or [sys.executable, "-m"]),
-            "seqlab.core.train_cli",
-            *TRAIN_ARGS,
-            *(["--cpu"] if cpu else []),
-            "--save-dir",
-            str(save_dir),
-            *extra,
-        ]
-        full_env = {**os.environ, **(env or {})}
-        full_env.pop("SEQLAB_USER_DIRS", None)
-        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=300)
+        cmd = train_command(save_dir, *extra, launcher=launcher, cpu=cpu)
+        return subprocess.run(cmd, capture_output=True, text=True, env=train_env(env), timeout=300)
 
     return run
+
+
+def _descendants(pid: int) -> list[int]:
+    # torchrun starts each rank in a session of its own, so only the parent links reach them all
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+@pytest.fixture
+def start_train():
+    """Return a function starting seq-train on the toy plugins, stdout and stderr in one text pipe."""
+    started: list[subprocess.Popen] = []
+
+    def start(save_dir: Path, *extra: str, env: dict[str, str] | None = None, launcher=None):
+        cmd = train_command(save_dir, *extra, launcher=launcher)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=train_env(env)
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:  # a failed test must not leave a training process or its ranks behind
+        for pid in [proc.pid, *_descendants(proc.pid)] if proc.poll() is None else []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+        proc.stdout.close()

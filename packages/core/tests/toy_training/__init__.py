@@ -2,11 +2,15 @@
 
 ``TOY_SIGNAL_AT_UPDATE=N`` and ``TOY_SIGNAL=KILL|TERM`` make the criterion send that
 signal to its own process when update N starts, so tests can interrupt a run at a
-known point.
+known point; ``TOY_SIGNAL=HANG`` makes it stop answering instead (a SIGTERM still ends it),
+and ``TOY_SIGNAL_RANK=R`` limits either to distributed rank R.
+``TOY_KILL_IN_SAVE=N`` SIGKILLs the process in the middle of writing the first checkpoint
+at or after update N.
 """
 
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,8 +102,23 @@ class ToyTask(Task):
     def max_positions(self):
         return 64
 
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        self.updates_done = update_num + 1
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
     def state_dict(self):
-        return {"classes": CLASSES, "vocab": VOCAB}
+        state = {"classes": CLASSES, "vocab": VOCAB}
+        at = os.environ.get("TOY_KILL_IN_SAVE")
+        if at and getattr(self, "updates_done", 0) >= int(at):
+            state["kill_in_save"] = _KillWhenPickled()
+        return state
+
+
+class _KillWhenPickled:
+    """Pickled only inside ``torch.save``, when the temporary checkpoint file is already open."""
+
+    def __reduce__(self):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -164,8 +183,15 @@ class ToyCrossEntropy(Criterion):
 
 def _maybe_signal(model):
     at = os.environ.get("TOY_SIGNAL_AT_UPDATE")
+    rank = os.environ.get("TOY_SIGNAL_RANK")
+    if rank is not None and rank != os.environ.get("RANK", "0"):
+        return
     if at and model.training and model.num_updates == int(at):
-        os.kill(os.getpid(), getattr(signal, "SIG" + os.environ.get("TOY_SIGNAL", "KILL")))
+        name = os.environ.get("TOY_SIGNAL", "KILL")
+        if name == "HANG":
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            time.sleep(600)
+        os.kill(os.getpid(), getattr(signal, "SIG" + name))
 
 
 @dataclass
@@ -187,12 +213,39 @@ class ToySGD(Optimizer):
 @dataclass
 class ToyWarmupConfig:
     warmup_updates: int = field(default=4, metadata={"help": "linear warmup updates"})
+    toy_epoch_shrink: float = field(default=1.0, metadata={"help": "lr factor at each validated epoch end"})
+    toy_epoch_start: float = field(default=1.0, metadata={"help": "lr factor of each epoch's first update"})
 
 
 @register_lr_scheduler("toy_warmup", dataclass=ToyWarmupConfig)
 class ToyWarmup(LRScheduler):
+    """Linear warmup; ``--toy-epoch-shrink`` makes each validated epoch's end lower the lr for good,
+    ``--toy-epoch-start`` scales the first update of each epoch (as polynomial_decay's epoch start does)."""
+
+    def __init__(self, args, optimizer):
+        super().__init__(args, optimizer)
+        self.scale, self.updates = 1.0, 0
+
+    def state_dict(self):
+        return {**super().state_dict(), "scale": self.scale}
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self.scale = state_dict.get("scale", 1.0)
+
+    def step(self, epoch, val_loss=None):
+        if val_loss is not None:
+            self.scale *= self.args.toy_epoch_shrink
+            self.step_update(self.updates)  # the next update already uses the lower lr
+        return super().step(epoch, val_loss)
+
+    def step_begin_epoch(self, epoch):
+        self.optimizer.set_lr(self.optimizer.get_lr() * self.args.toy_epoch_start)
+        return self.optimizer.get_lr()
+
     def step_update(self, num_updates):
-        peak = self.args.lr[0]
+        self.updates = num_updates
+        peak = self.args.lr[0] * self.scale
         warm = self.args.warmup_updates
         lr = peak * min(1.0, (num_updates + 1) / warm) if warm > 0 else peak
         self.optimizer.set_lr(lr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +38,11 @@ class DistributedContext:
         """Whether there is more than one worker."""
         return self.world_size > 1
 
-    def init(self, device: torch.device) -> None:
-        """Join the process group: NCCL on GPUs, gloo on CPU."""
+    def init(self, device: torch.device, timeout_s: int = -1) -> None:
+        """Join the process group: NCCL on GPUs, gloo on CPU; collectives fail after ``timeout_s`` (> 0)."""
         if self.is_distributed and not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+            timeout = datetime.timedelta(seconds=timeout_s) if timeout_s > 0 else None
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=timeout)
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """Sum a tensor over every worker, in place."""
@@ -75,12 +77,47 @@ class DistributedContext:
             dist.destroy_process_group()
 
 
+#: how gloo, NCCL and the store word a peer that died or stopped answering
+_PEER_GONE = ("by peer", "Broken pipe", "Read error", "Timed out", "timed out", "timeout", "aborted")
+
+
+def is_peer_failure(exc: BaseException) -> bool:
+    """Whether an error means that another rank died or stopped answering, not a bug of this one."""
+    if isinstance(exc, (dist.DistNetworkError, dist.DistStoreError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(marker in str(exc) for marker in _PEER_GONE)
+
+
+def peer_failure_message(ctx: DistributedContext, num_updates: int, exc: BaseException) -> str:
+    """The one line a surviving rank reports when it lost the others."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return (
+        f"rank {ctx.rank} lost contact with the other ranks at update {num_updates + 1} ({first}); "
+        "stopping. Another rank crashed, was killed or stopped answering: its own output says why. "
+        "Resume with the same command once every rank can run (--heartbeat-timeout N bounds the wait "
+        "for a rank that hangs)"
+    )
+
+
 def launch_local_workers(nproc: int, module: str, argv: list[str]) -> int:
     """Start ``nproc`` ranks of ``python -m module argv`` on this machine with torch's own launcher."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
+
+    from .errors import SeqlabError
 
     args = get_args_parser().parse_args(
         ["--standalone", "--nnodes", "1", "--nproc-per-node", str(nproc), "--module", module, *argv]
     )
-    run(args)
+    try:
+        run(args)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        if failure.exitcode < 0:
+            how = f"was killed by {failure.signal_name()}"
+        else:
+            how = f"exited with status {failure.exitcode}"
+        raise SeqlabError(
+            f"rank {rank} of {nproc} {how}; every rank was stopped (the output above says why)"
+        ) from exc
     return 0

@@ -8,10 +8,12 @@ import signal
 import time
 from typing import Any
 
+import torch
+
 from . import metrics
 from .builders import setup_task
 from .checkpoints import Checkpoints, ResumeState
-from .distributed import DistributedContext
+from .distributed import DistributedContext, is_peer_failure, peer_failure_message
 from .errors import SeqlabError
 from .options import ResolvedConfig
 from .progress import Progress, default_format, setup_logging
@@ -85,7 +87,12 @@ def run_training(config: ResolvedConfig) -> int:
     checkpoints = Checkpoints(args, config.to_dict(), plugin_provenance(config), ctx)
     resume = checkpoints.restore(trainer)
     loop = TrainingLoop(args, task, trainer, checkpoints, resume)
-    return loop.run()
+    try:
+        return loop.run()
+    except RuntimeError as exc:  # torch's distributed errors are RuntimeErrors too
+        if ctx.is_distributed and is_peer_failure(exc):
+            raise SeqlabError(peer_failure_message(ctx, trainer.num_updates, exc)) from exc
+        raise
 
 
 class TrainingLoop:
@@ -110,16 +117,21 @@ class TrainingLoop:
         self.stop.install()
         max_epoch = self.args.max_epoch or math.inf
         lr = self.trainer.get_lr()
+        interrupted = False
         while self.epoch_itr.next_epoch_idx <= max_epoch:
             if lr <= self.args.stop_min_lr:
                 logger.info("lr %s reached --stop-min-lr %s: stopping", lr, self.args.stop_min_lr)
                 break
-            valid_losses, should_stop = self.train_epoch()
+            if self.args.max_update and self.trainer.num_updates >= self.args.max_update:
+                # a run stopped at --max-update, then resumed, must not train one update more
+                logger.info("already at --max-update %d: nothing to train", self.args.max_update)
+                break
+            should_stop, interrupted = self.train_epoch()
             if should_stop:
                 break
-            lr = self.trainer.lr_step(self.epoch_itr.epoch, valid_losses[0])
+            lr = self.trainer.get_lr()
             self.epoch_itr = self._train_iterator(self.epoch_itr.next_epoch_idx)
-        if self.stop:
+        if interrupted:
             logger.info(
                 "received %s: saved checkpoint_last.pt at update %d; run the same command to resume",
                 self.stop.signal_name,
@@ -129,8 +141,9 @@ class TrainingLoop:
         self.trainer.dist.shutdown()
         return 0
 
-    def train_epoch(self) -> tuple[list[float | None], bool]:
-        """One epoch of updates with interval logging, validation and saving."""
+    def train_epoch(self) -> tuple[bool, bool]:
+        """One epoch of updates with interval logging, validation and saving; return whether to stop
+        and whether a signal stopped it."""
         a = self.args
         epoch = self.epoch_itr.next_epoch_idx
         update_freq = a.update_freq[min(epoch, len(a.update_freq)) - 1]
@@ -145,10 +158,10 @@ class TrainingLoop:
             tensorboard_logdir=a.tensorboard_logdir,
             enabled=self.master,
         )
-        self.trainer.lr_step_begin_epoch(self.epoch_itr.epoch)
+        if itr.n == 0:  # a run resumed inside the epoch restored the lr its next update uses
+            self.trainer.lr_step_begin_epoch(self.epoch_itr.epoch)
         self.task.begin_epoch(self.epoch_itr.epoch, self.trainer.model)
-        valid_losses: list[float | None] = [None]
-        should_stop = False
+        should_stop = interrupted = False
         with metrics.aggregate("train") as epoch_meters:
             for samples in progress:
                 with metrics.aggregate("train_inner"):
@@ -158,32 +171,27 @@ class TrainingLoop:
                     progress.log(self._stats("train_inner"), tag="train_inner", step=updates)
                     metrics.reset_meters("train_inner")
                 end_of_epoch = not itr.has_next()
-                valid_losses, should_stop = self.validate_and_save(end_of_epoch)
+                should_stop, interrupted = self.validate_and_save(end_of_epoch)
                 if should_stop:
                     break
             stats = self._stats_of(epoch_meters)
         progress.print(stats, tag="train", step=self.trainer.num_updates)
         metrics.reset_meters("train")
-        return valid_losses, should_stop
+        return should_stop, interrupted
 
-    def validate_and_save(self, end_of_epoch: bool) -> tuple[list[float | None], bool]:
-        """Validate and save when an interval says so; decide whether to stop."""
+    def validate_and_save(self, end_of_epoch: bool) -> tuple[bool, bool]:
+        """Validate, step the epoch's lr and save when due; return whether to stop and whether a
+        signal stopped the run.
+
+        A signal adds ``checkpoint_last.pt`` to what this update writes anyway, so that an
+        interrupted run leaves the same checkpoints and lr schedule as one that was not.
+        """
         a, updates, epoch = self.args, self.trainer.num_updates, self.epoch_itr.epoch
         stop_reason = None
         if a.max_update and updates >= a.max_update:
             stop_reason = f"reached --max-update {a.max_update}"
         elif a.stop_time_hours and time.time() - self.started > a.stop_time_hours * 3600:
             stop_reason = f"reached --stop-time-hours {a.stop_time_hours}"
-        if self.stop:
-            self.checkpoints.save(
-                self.trainer,
-                self.epoch_itr,
-                None,
-                end_of_epoch,
-                only_last=True,
-                train_wall=time.time() - self.started,
-            )
-            return [None], True
         at_interval = (
             a.validate_interval_updates > 0 and updates > 0 and updates % a.validate_interval_updates == 0
         )
@@ -195,7 +203,11 @@ class TrainingLoop:
         valid_losses = self.validate() if do_validate else [None]
         if self.checkpoints.record_validation(valid_losses[0]):
             stop_reason = stop_reason or f"no improvement for --patience {a.patience} validations"
-        if do_save:
+        if end_of_epoch:
+            # before the save, so that a run resumed from this checkpoint has taken the epoch's lr step
+            self.trainer.lr_step(epoch, valid_losses[0])
+        interrupted = self._stop_requested() and stop_reason is None
+        if do_save or interrupted:
             self.checkpoints.save(
                 self.trainer,
                 self.epoch_itr,
@@ -205,7 +217,7 @@ class TrainingLoop:
             )
         if stop_reason:
             logger.info("stopping: %s", stop_reason)
-        return valid_losses, stop_reason is not None
+        return stop_reason is not None or interrupted, interrupted
 
     def validate(self) -> list[float | None]:
         """Evaluate every validation subset; return the best-checkpoint metric of each."""
@@ -231,6 +243,18 @@ class TrainingLoop:
         return results
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _stop_requested(self) -> bool:
+        # Every rank must stop after the same update: one that went on alone would wait for the
+        # others in its next collective, and only rank 0 writes the checkpoint.
+        ctx = self.trainer.dist
+        if not ctx.is_distributed:
+            return bool(self.stop)
+        flag = torch.tensor([1.0 if self.stop else 0.0], device=self.trainer.device)
+        if ctx.all_reduce_sum(flag).item() > 0:
+            self.stop.signal_name = self.stop.signal_name or "a stop signal on another rank"
+            return True
+        return False
+
     def _train_iterator(self, epoch: int) -> Any:
         a = self.args
         self.task.load_dataset(a.train_subset, epoch=epoch)

@@ -57,7 +57,7 @@ class Trainer:
         self.task = task
         self.dist = ctx or DistributedContext.from_env()
         self.device = select_device(args, self.dist)
-        self.dist.init(self.device)
+        self.dist.init(self.device, int(getattr(args, "heartbeat_timeout", -1)))
         self.model = model.to(self.device)
         self.criterion = criterion.to(self.device)
         self.wrapped_model = wrap_model(

@@ -129,6 +129,13 @@ class DistributedOptions:
     ddp_backend: Literal["c10d", "fully_sharded"] = field(
         default="c10d", metadata={"help": "DistributedDataParallel (c10d) or FSDP2 fully_shard"}
     )
+    heartbeat_timeout: int = field(
+        default=-1,
+        metadata={
+            "help": "fail every rank when one waits more than N seconds for the others in a collective "
+            "(-1: torch's default, 30 minutes on gloo and 10 on NCCL)"
+        },
+    )
 
 
 TRAINER_OPTION_GROUPS = (
