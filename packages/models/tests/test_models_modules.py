@@ -25,6 +25,15 @@ def test_sinusoids_follow_fairseq_layout():
     assert torch.all(emb[0] == 0)  # the padding position embeds to zero
 
 
+def test_cpu_table_equals_the_computed_sinusoids_as_it_grows():
+    module = SinusoidalPositionalEmbedding(8, 1, 1024)
+    for longest in (5, 300, 1000):  # past the first table, then past its doubling
+        positions = torch.tensor([[1, 2, longest], [3, 1, 4]])
+        want = module.sinusoids(positions).masked_fill(positions.eq(1).unsqueeze(-1), 0.0)
+        assert torch.equal(module(positions), want)
+    assert module.state_dict() == {}  # the table is a cache, never part of a checkpoint
+
+
 def test_masks_are_left_out_where_not_needed():
     right_padded = torch.tensor([[False, False, True], [False, False, False]])
     assert decoder_self_attn_mask(right_padded, 0) == (None, True)

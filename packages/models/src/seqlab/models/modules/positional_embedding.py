@@ -1,4 +1,4 @@
-"""Positional embeddings: fairseq's sinusoidal table (computed on the fly) and learned positions.
+"""Positional embeddings: fairseq's sinusoidal table (computed once, grown on demand) and learned positions.
 
 Positions come from :func:`seqlab.core.utils.make_positions`: the non-pad tokens of a
 row are numbered from ``padding_idx + 1`` whatever side the row is padded on, so a
@@ -24,19 +24,32 @@ class SinusoidalPositionalEmbedding(nn.Module):
         self.embedding_dim = embedding_dim
         self.padding_idx = padding_idx
         self.max_positions = max_positions
+        # a cache, not a buffer: it stays out of checkpoints and grows with the longest input seen
+        self._table = torch.empty(0, embedding_dim)
 
-    def forward(self, positions: torch.Tensor) -> torch.Tensor:
-        """Return the embeddings (float32, ``positions.shape + (dim,)``) of integer positions."""
-        # Computed from the positions rather than read from a table: nothing to grow for
-        # long inputs, and the angles stay in fp32 even when the model runs in fp16.
+    def sinusoids(self, positions: torch.Tensor) -> torch.Tensor:
+        """The fp32 embeddings of ``positions``, computed (padding not zeroed)."""
         half = self.embedding_dim // 2
         scale = math.log(10000) / max(half - 1, 1)
         freqs = torch.exp(torch.arange(half, device=positions.device, dtype=torch.float32) * -scale)
         angles = positions.unsqueeze(-1).float() * freqs
         emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
-        if self.embedding_dim % 2:
-            emb = nn.functional.pad(emb, (0, 1))
-        return emb.masked_fill(positions.eq(self.padding_idx).unsqueeze(-1), 0.0)
+        return nn.functional.pad(emb, (0, 1)) if self.embedding_dim % 2 else emb
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        """Return the embeddings (float32, ``positions.shape + (dim,)``) of integer positions."""
+        # fp32 whatever the model's dtype, so angles of far positions stay exact under fp16
+        if positions.device.type != "cpu" or positions.numel() == 0:
+            # computed where they are needed: sizing a table would wait for the device (positions.max())
+            emb = self.sinusoids(positions)
+            return emb.masked_fill(positions.eq(self.padding_idx).unsqueeze(-1), 0.0)
+        size = int(positions.max()) + 1
+        if self._table.size(0) < size:  # on a CPU a lookup is cheaper than sines and cosines
+            table = self.sinusoids(torch.arange(max(size, 2 * self._table.size(0), 256)))
+            if self.padding_idx < table.size(0):
+                table[self.padding_idx] = 0.0
+            self._table = table
+        return nn.functional.embedding(positions, self._table)
 
     def check_length(self, length: int) -> None:
         """Accept any length: sinusoids extend to every position (the task filters by --max-*-positions)."""
