@@ -1,4 +1,4 @@
-"""Environments for seqlab: one session per package, one for everything, lint and the demo.
+"""Environments for seqlab: one session per package, one for everything, lint, the demo and the bench.
 
 Every install goes through constraints.txt, which holds torch to the CPU wheel on disk.
 Packages are installed as regular (not editable) installs, each session only with what
@@ -120,3 +120,15 @@ def example(session: nox.Session) -> None:
         session.error(f"seq-plugins list does not show gru from seqlab-models-gru:\n{listing}")
     session.log("seq-plugins lists gru from seqlab-models-gru")
     session.run("python", str(ROOT / "examples" / "train_gru_demo.py"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Install every package (+ sentencepiece, sacrebleu) and run bench/run_bench.py against fairseq 0.12.
+
+    Not part of CI: it takes about an hour on 2 cores (``-- --quick`` for a smoke test, ``-- --long``
+    for the BLEU rows). fairseq is built once into .bench-cache/fairseq-venv by the bench itself.
+    """
+    _install(session, list(PACKAGES))
+    session.install(*CONSTRAINTS, "sentencepiece", "sacrebleu")
+    session.run("python", str(ROOT / "bench" / "run_bench.py"), *session.posargs)

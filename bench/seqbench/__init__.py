@@ -1,0 +1,1 @@
+"""The CONFIG-A benchmark suite behind ``nox -s bench`` (entry point: ``bench/run_bench.py``)."""
