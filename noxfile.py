@@ -126,9 +126,9 @@ def example(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Install every package (+ sentencepiece, sacrebleu) and run bench/run_bench.py against fairseq 0.12.
 
-    Not part of CI: it takes about an hour on 2 cores (``-- --quick`` for a smoke test, ``-- --long``
+    Not part of CI: it takes about 45 minutes on 2 cores (``-- --quick`` for a smoke test, ``-- --long``
     for the BLEU rows). fairseq is built once into .bench-cache/fairseq-venv by the bench itself.
     """
-    _install(session, list(PACKAGES))
-    session.install(*CONSTRAINTS, "sentencepiece", "sacrebleu")
+    packages = [str(ROOT / path) for path in PACKAGES.values()]
+    session.install(*CONSTRAINTS, *packages, "sentencepiece", "sacrebleu")
     session.run("python", str(ROOT / "bench" / "run_bench.py"), *session.posargs)

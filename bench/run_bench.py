@@ -4,8 +4,8 @@ Each comparison runs its sides interleaved (round by round, the order rotating),
 median of at least 3 runs after an unmeasured warm-up, and prints the raw figures under the
 table; the results also go to bench-results/latest.json. Progress goes to stderr.
 
-    python bench/run_bench.py                 # rows 1, 2, 4-8, 10 (about an hour on 2 cores)
-    python bench/run_bench.py --long          # adds the BLEU rows 3 and 9 (about 2 hours more)
+    python bench/run_bench.py                 # rows 1, 2, 4-8, 10 (about 45 minutes on 2 cores)
+    python bench/run_bench.py --long          # adds the BLEU rows 3 and 9 (about 3 hours more)
     python bench/run_bench.py --quick         # smoke test: a few updates, 1 run, no warm-up
     python bench/run_bench.py --only 1,7 --data /path/to/multi30k
 
