@@ -61,3 +61,23 @@ def test_self_attention_keeps_its_buffer_between_steps():
             pointers.append(attn.get_incremental_state(state, "kv")["cache"].keys.data_ptr())
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-6, rtol=0)
     assert len(set(pointers[:16])) == 1 and len(set(pointers[16:])) == 1  # one reallocation, at 16
+
+
+def test_repeated_reorders_recycle_two_buffers_and_keep_every_row_right():
+    torch.manual_seed(0)
+    cache = KVCache()
+    reference_k = torch.empty(6, 2, 0, 3)
+    reference_v = torch.empty(6, 2, 0, 3)
+    pointers = set()
+    for step in range(12):
+        rows = 6 if step < 8 else 4  # rows leave the batch after step 7
+        k, v = _step(rows)
+        cache.append(k, v)
+        reference_k, reference_v = torch.cat([reference_k, k], 2), torch.cat([reference_v, v], 2)
+        order = torch.randint(0, rows, (6 if step < 7 else 4,))
+        cache.reorder(order)
+        reference_k, reference_v = reference_k[order], reference_v[order]
+        assert torch.equal(cache.keys[:, :, : cache.length], reference_k)
+        assert torch.equal(cache.values[:, :, : cache.length], reference_v)
+        pointers.add(cache.keys.data_ptr())
+    assert len(pointers) <= 3  # the cache and its spare swap; shrinking reuses the spare's first rows

@@ -14,7 +14,7 @@ from seqlab.core import Encoder, EncoderDecoderModel, IncrementalDecoder, Langua
 from seqlab.core.dictionary import Dictionary
 from seqlab.tasks.generation import EnsembleModel, GenerationConfig, SequenceGenerator
 from seqlab.tasks.generation.logit_rules import ban_repeated_ngrams
-from seqlab.tasks.generation.search import sample_candidates
+from seqlab.tasks.generation.search import row_topk, sample_candidates
 
 PAD, EOS, UNK = 1, 2, 3
 
@@ -392,3 +392,55 @@ def test_repeated_ngrams_are_banned():
     assert torch.isinf(out[1]).nonzero().flatten().tolist() == []  # "2" never seen before
     out3 = ban_repeated_ngrams(lprobs, generated, 3)
     assert torch.isinf(out3[0]).nonzero().flatten().tolist() == [5]  # "5 4" was followed by 5
+
+
+# -- the search over logits: the same hypotheses as over log-softmax, in fewer passes --
+@pytest.mark.parametrize("width", [8000, 8000 + 37, 100])
+def test_row_topk_equals_topk(width):
+    gen = torch.Generator().manual_seed(width)
+    x = torch.randn(50, width, generator=gen) * 3
+    x[3] = float("-inf")  # a dead row
+    x[4, :-5] = float("-inf")  # only the last (partial) chunk is alive
+    values, index = row_topk(x, 10)
+    want, _ = x.topk(10, dim=1)
+    assert torch.equal(values, want)
+    assert torch.equal(x.gather(1, index), values)
+
+
+def test_row_topk_keeps_every_value_of_a_tie():
+    x = torch.zeros(2, 4096)
+    x[:, ::100] = 1.0  # 41 equal maxima spread over many chunks
+    values, index = row_topk(x, 10)
+    assert torch.equal(values, torch.ones(2, 10))
+    assert all(int(i) % 100 == 0 for i in index.flatten())
+
+
+@pytest.mark.parametrize(
+    "options", [{"beam": 5}, {"beam": 4, "min_len": 3, "unkpen": 2.0, "no_repeat_ngram_size": 2}]
+)
+def test_search_over_logits_equals_search_over_log_probabilities(monkeypatch, options):
+    d = make_dictionary(3000)  # wide enough for row_topk's chunked path
+    model = ToySeq2Seq.build(d, seed=3)
+    cfg = {"max_len_b": 8, "nbest": options["beam"], **options}
+    fast = SequenceGenerator([model], d, GenerationConfig(**cfg))
+    assert fast.model.normalizes_by_log_softmax
+    got = fast(batch(SENTENCES))
+    monkeypatch.setattr(EnsembleModel, "normalizes_by_log_softmax", property(lambda self: False))
+    want = SequenceGenerator([model], d, GenerationConfig(**cfg))(batch(SENTENCES))
+    for g_hypos, w_hypos in zip(got, want):
+        assert [h["tokens"].tolist() for h in g_hypos] == [h["tokens"].tolist() for h in w_hypos]
+        for g, w in zip(g_hypos, w_hypos):
+            assert g["score"] == pytest.approx(w["score"], abs=1e-5)
+            torch.testing.assert_close(g["positional_scores"], w["positional_scores"], atol=1e-5, rtol=0)
+
+
+def test_a_model_with_its_own_normalisation_keeps_the_log_softmax_search():
+    d = make_dictionary(20)
+    model = ToySeq2Seq.build(d, seed=1)
+
+    class Custom(type(model)):
+        def get_normalized_probs(self, net_output, log_probs, sample=None):
+            return torch.log_softmax(net_output[0].float() * 2, dim=-1)
+
+    model.__class__ = Custom
+    assert not EnsembleModel([model]).normalizes_by_log_softmax

@@ -78,7 +78,6 @@ class Checkpoints:
         epoch_itr: Any,
         val_metric: float | None,
         end_of_epoch: bool,
-        only_last: bool = False,
         train_wall: float = 0.0,
     ) -> list[str]:
         """Write this point's checkpoints (rank 0 only); return the paths written."""
@@ -89,9 +88,7 @@ class Checkpoints:
         if self.args.no_save or not self.dist.is_master:
             return []
         epoch, updates = epoch_itr.epoch, trainer.num_updates
-        names = self._names(epoch, updates, end_of_epoch, new_best, only_last)
-        if not names:
-            return []
+        names = self._names(epoch, updates, end_of_epoch, new_best)
         checkpoint = self._checkpoint(state, trainer, epoch_itr, train_wall)
         paths = [os.path.join(self.args.save_dir, n) for n in names]
         atomic_save(checkpoint, paths[0])
@@ -101,23 +98,20 @@ class Checkpoints:
         self._prune()
         return paths
 
-    def _names(
-        self, epoch: int, updates: int, end_of_epoch: bool, new_best: bool, only_last: bool
-    ) -> list[str]:
+    def _names(self, epoch: int, updates: int, end_of_epoch: bool, new_best: bool) -> list[str]:
         a = self.args
         names = []
-        if not only_last:
-            if end_of_epoch and not a.no_epoch_checkpoints and epoch % a.save_interval == 0:
-                names.append(f"checkpoint{epoch}.pt")
-            if (
-                not end_of_epoch
-                and a.save_interval_updates > 0
-                and updates % a.save_interval_updates == 0
-                and not a.no_epoch_checkpoints
-            ):
-                names.append(f"checkpoint_{epoch}_{updates}.pt")
-            if new_best:
-                names.append("checkpoint_best.pt")
+        if end_of_epoch and not a.no_epoch_checkpoints and epoch % a.save_interval == 0:
+            names.append(f"checkpoint{epoch}.pt")
+        if (
+            not end_of_epoch
+            and a.save_interval_updates > 0
+            and updates % a.save_interval_updates == 0
+            and not a.no_epoch_checkpoints
+        ):
+            names.append(f"checkpoint_{epoch}_{updates}.pt")
+        if new_best:
+            names.append("checkpoint_best.pt")
         names.append("checkpoint_last.pt")
         return names
 

@@ -82,6 +82,13 @@ class IncrementalDecoder(Decoder, IncrementalState):
     previous tokens but needs to compute only the last position's output.
     """
 
+    #: True when, while decoding with ``incremental_state``, this decoder accepts an ``encoder_out``
+    #: with one row per sentence for G decoder rows per sentence (consecutive rows, G the same for
+    #: every sentence), and its cache follows a ``reorder_incremental_state`` that moves rows only
+    #: within their sentence or drops whole sentences. Beam search then keeps one copy of the
+    #: encoder output per sentence instead of one per hypothesis. False keeps fairseq's contract.
+    supports_grouped_encoder_out: bool = False
+
     def __init__(self, dictionary: Any) -> None:
         super().__init__(dictionary)
         self.init_incremental_state()

@@ -105,7 +105,6 @@ class TrainingLoop:
         self.stop = StopFlag()
         self.started = time.time() - resume.train_wall
         self.valid_subsets = [] if args.disable_validation else [s for s in args.valid_subset.split(",") if s]
-        task.load_dataset(args.train_subset, epoch=resume.epoch)
         for subset in self.valid_subsets:
             task.load_dataset(subset, combine=False, epoch=1)
         self.epoch_itr = self._train_iterator(resume.epoch)

@@ -17,6 +17,12 @@ def split_paths(data: str) -> list[str]:
     return paths
 
 
+def epoch_data_path(data: str, epoch: int) -> str:
+    """The data directory that epoch ``epoch`` (from 1) reads: the directories of ``data`` in turn."""
+    paths = split_paths(data)
+    return paths[(epoch - 1) % len(paths)]
+
+
 def sentencepiece_path(data_dir: str) -> str | None:
     """The sentencepiece model seq-preprocess stored in ``data_dir``, or None."""
     path = os.path.join(data_dir, MODEL_FILENAME)

@@ -16,7 +16,7 @@ from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.monolingual_dataset import MonolingualDataset
 from .data.token_block_dataset import TokenBlockDataset
-from .data_paths import sentencepiece_path, split_paths
+from .data_paths import epoch_data_path, sentencepiece_path, split_paths
 from .generation import SequenceGenerator, build_generator
 from .generation.prompts import PromptDataset
 from .sentencepiece_model import SentencePieceModel
@@ -110,8 +110,7 @@ class LanguageModelingTask(Task):
 
         ``combine`` is accepted for fairseq's callers; seq-preprocess writes one file per split.
         """
-        paths = split_paths(self.args.data)
-        data_path = paths[(epoch - 1) % len(paths)]
+        data_path = epoch_data_path(self.args.data, epoch)
         prefix = os.path.join(data_path, split)
         if not dataset_exists(prefix):
             raise SeqlabError(

@@ -16,7 +16,7 @@ from .arg_types import str_to_bool
 from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.language_pair_dataset import LanguagePairDataset
-from .data_paths import sentencepiece_path, split_paths
+from .data_paths import epoch_data_path, sentencepiece_path, split_paths
 from .generation import SequenceGenerator, build_generator
 from .generation.eval_bleu import EvalBleuConfig, ValidationBleu
 from .sentencepiece_model import SentencePieceModel
@@ -169,8 +169,7 @@ class TranslationTask(Task):
 
         ``combine`` is accepted for fairseq's callers; seq-preprocess writes one file per split.
         """
-        paths = split_paths(self.args.data)
-        data_path = paths[(epoch - 1) % len(paths)]
+        data_path = epoch_data_path(self.args.data, epoch)
         src, tgt = self.args.source_lang, self.args.target_lang
         prefix = None
         for a, b in ((src, tgt), (tgt, src)):

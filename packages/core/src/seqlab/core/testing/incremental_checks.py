@@ -26,7 +26,9 @@ def check_incremental_decoder(
     not on itself); one is reordered twice with ``reorder_incremental_state`` as a beam
     search does: by a random permutation, then by a selection that repeats and drops rows.
     Without ``sample``, sentences of ``steps`` target tokens are made from the decoder's
-    dictionary (for encoder-decoder models also from the encoder's).
+    dictionary (for encoder-decoder models also from the encoder's). A decoder that sets
+    ``supports_grouped_encoder_out`` also decodes two rows per sentence over one encoder row
+    per sentence, reordered within sentences and then with a sentence dropped.
     """
     check = Check("check_incremental_decoder", type(model).__name__)
     decoder = getattr(model, "decoder", None)
@@ -56,6 +58,8 @@ def check_incremental_decoder(
     try:
         with torch.no_grad():
             _compare(check, model, decoder, net_input, tokens, is_lm, steps, reorders, atol)
+            if not is_lm and getattr(decoder, "supports_grouped_encoder_out", False):
+                _compare_grouped(check, model, decoder, net_input, tokens, steps, atol)
     finally:
         model.train(was_training)
 
@@ -129,3 +133,56 @@ def _compare(
 def _reorder_encoder_out(check: Check, model: Any, encoder_out: Any, order: torch.Tensor) -> Any:
     with check.step("encoder.reorder_encoder_out"):
         return model.encoder.reorder_encoder_out(encoder_out, order)
+
+
+def _compare_grouped(
+    check: Check,
+    model: Any,
+    decoder: IncrementalDecoder,
+    net_input: dict[str, Any],
+    tokens: torch.Tensor,
+    steps: int,
+    atol: float,
+) -> None:
+    # beam search's layout: G consecutive rows per sentence over one encoder row per sentence
+    group, bsz = 2, tokens.size(0)
+    full = model.get_normalized_probs(model(**net_input), log_probs=True)
+    with check.step("encoding the source"):
+        encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
+    sentences = torch.arange(bsz)
+    rows = sentences.repeat_interleave(group)
+    swap = (torch.arange(bsz * group).view(bsz, group).flip(1)).reshape(-1)  # within each sentence
+    keep = torch.arange(bsz - 1, 0, -1)  # drop sentence 0, reverse the others
+    reorders = {
+        max(1, steps // 3): ("rows swapped within their sentence", swap, None),
+        max(2, 2 * steps // 3): (
+            "a sentence dropped",
+            (keep.unsqueeze(1) * group + torch.arange(group)).reshape(-1),
+            keep,
+        ),
+    }
+    state: dict = {}
+    done = ""
+    for t in range(steps):
+        if t in reorders:
+            what, order, kept = reorders[t]
+            with check.step(f"reorder_incremental_state with grouped rows ({what})"):
+                decoder.reorder_incremental_state(state, order)
+            if kept is not None:
+                encoder_out = _reorder_encoder_out(check, model, encoder_out, kept)
+                sentences = sentences[kept]
+            rows = rows[order]
+            done = f" after {what} at step {t}"
+        with check.step(f"incremental decoding of grouped rows at step {t}"):
+            step = model.get_normalized_probs(
+                decoder(tokens[rows, : t + 1], encoder_out=encoder_out, incremental_state=state),
+                log_probs=True,
+            )
+        diff = (step[:, -1] - full[rows, t]).abs().max().item()
+        check.expect(
+            diff <= atol,
+            f"with supports_grouped_encoder_out, decoding {group} rows per sentence over one encoder row "
+            f"per sentence differs from the full forward pass at step {t}{done} (max |difference| "
+            f"{diff:.3g} > {atol}); set supports_grouped_encoder_out = False unless every use of "
+            "encoder_out handles grouped rows",
+        )

@@ -2,8 +2,9 @@
 
 Appending a step writes into free capacity, so the past is never copied per step;
 when the buffer is full its capacity doubles, which costs one copy of the past and
-keeps the amortised cost of an append constant. Beam search reorders rows with one
-``index_select`` on the batch dimension.
+keeps the amortised cost of an append constant. Beam search reorders rows by gathering
+only the positions filled so far into a second buffer of the same shape, which then
+becomes the cache: no allocation per step, and no copy of the unused capacity.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class KVCache:
         self.keys: torch.Tensor | None = None
         self.values: torch.Tensor | None = None
         self.length = 0
+        # the buffers the next reorder gathers into (the previous cache, recycled)
+        self._spare: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def capacity(self) -> int:
@@ -42,8 +45,19 @@ class KVCache:
         """Keep and reorder batch rows (beam search): row ``i`` becomes old row ``new_order[i]``."""
         if self.keys is None or self.values is None:
             return
-        self.keys = self.keys.index_select(0, new_order)
-        self.values = self.values.index_select(0, new_order)
+        rows, n = new_order.numel(), self.length
+        spare = self._spare
+        if spare is None or spare[0].size(0) < rows or spare[0].shape[1:] != self.keys.shape[1:]:
+            spare = (
+                self.keys.new_empty(rows, *self.keys.shape[1:]),
+                self.values.new_empty(rows, *self.values.shape[1:]),
+            )
+        # a prefix of the rows of a buffer is itself a contiguous buffer of the same layout
+        keys, values = spare[0][:rows], spare[1][:rows]
+        torch.index_select(self.keys[:, :, :n], 0, new_order, out=keys[:, :, :n])
+        torch.index_select(self.values[:, :, :n], 0, new_order, out=values[:, :, :n])
+        self._spare = (self.keys, self.values)
+        self.keys, self.values = keys, values
 
     def _grow(self, like: torch.Tensor, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity, INITIAL_CAPACITY)
@@ -54,3 +68,4 @@ class KVCache:
             keys[:, :, : self.length] = self.keys[:, :, : self.length]
             values[:, :, : self.length] = self.values[:, :, : self.length]
         self.keys, self.values = keys, values
+        self._spare = None

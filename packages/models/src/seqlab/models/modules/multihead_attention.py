@@ -2,7 +2,8 @@
 
 Self-attention projects queries, keys and values with one fused matrix; encoder-decoder
 attention projects keys and values of the encoder states with one fused matrix and
-computes them once per decode, caching them for the following steps. Tensors are
+computes them once per decode, caching them for the following steps; in beam search
+the hypotheses of a sentence share one cached row (see :meth:`CrossAttention.forward`). Tensors are
 batch-first (B x T x C); heads are split as B x H x T x D views without copies.
 """
 
@@ -136,17 +137,38 @@ class CrossAttention(IncrementalState, nn.Module):
         incremental_state: IncrementalStateDict | None = None,
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Attend from ``x`` (B x T x C) over ``memory`` (B x S x C'); return output and weights."""
+        """Attend from ``x`` (B x T x C) over ``memory`` (B x S x C'); return output and weights.
+
+        ``memory`` (and ``attn_mask``) may instead have one row per group of ``G`` consecutive
+        rows of ``x`` (beam search: the ``G`` hypotheses of a sentence): each group's queries
+        then attend together over their one shared row, which is never copied per hypothesis.
+        """
         bsz, length, _ = x.shape
-        q = self.q_proj(x).view(bsz, length, self.num_heads, self.head_dim).transpose(1, 2)
         k, v = self._keys_values(memory, incremental_state)
+        group = self._group(bsz, k.size(0), incremental_state)
+        # a group's queries become extra query positions of its shared memory row
+        q = self.q_proj(x).view(k.size(0), group * length, self.num_heads, self.head_dim).transpose(1, 2)
         dropout = self.dropout if self.training else 0.0
         weights = None
         if need_weights:
             out, weights = _attend_with_weights(q, k, v, attn_mask, dropout)
+            weights = weights.reshape(bsz, length, -1)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
         return self.out_proj(out.transpose(1, 2).reshape(bsz, length, self.embed_dim)), weights
+
+    def _group(self, rows: int, memory_rows: int, incremental_state: IncrementalStateDict | None) -> int:
+        if rows == memory_rows:
+            return 1
+        if memory_rows == 0 or rows % memory_rows:
+            raise ValueError(
+                f"encoder-decoder attention got {rows} decoder rows for {memory_rows} encoder rows; "
+                "pass one encoder row per decoder row, or per group of equally many consecutive rows"
+            )
+        state = self.get_incremental_state(incremental_state, "static_kv")
+        if state is not None:
+            state["group"] = rows // memory_rows
+        return rows // memory_rows
 
     def _keys_values(
         self, memory: torch.Tensor | None, incremental_state: IncrementalStateDict | None
@@ -166,8 +188,19 @@ class CrossAttention(IncrementalState, nn.Module):
     def reorder_incremental_state(
         self, incremental_state: IncrementalStateDict, new_order: torch.Tensor
     ) -> None:
-        """Reorder the cached encoder keys and values along the batch (beam search)."""
+        """Reorder the cached encoder keys and values along the batch (beam search).
+
+        With grouped rows (one encoder row per group of ``G`` decoder rows) hypotheses move only
+        within their sentence, so the cache changes only when sentences leave the batch: it then
+        keeps the rows of the sentences that ``new_order`` still draws from, in its order.
+        """
         state = self.get_incremental_state(incremental_state, "static_kv")
-        if state is not None:
-            state["k"] = state["k"].index_select(0, new_order)
-            state["v"] = state["v"].index_select(0, new_order)
+        if state is None:
+            return
+        group = state.get("group", 1)
+        if group > 1:
+            if new_order.numel() == state["k"].size(0) * group:
+                return  # every sentence stays, in place
+            new_order = new_order[::group].div(group, rounding_mode="floor")
+        state["k"] = state["k"].index_select(0, new_order)
+        state["v"] = state["v"].index_select(0, new_order)

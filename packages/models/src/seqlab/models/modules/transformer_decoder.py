@@ -28,6 +28,10 @@ from .transformer_layer import TransformerDecoderLayer
 class TransformerDecoder(IncrementalDecoder):
     """Token and position embeddings, ``--decoder-layers`` layers, and the output projection."""
 
+    # the encoder output reaches only the layers' CrossAttention, which groups beam rows itself;
+    # a subclass that reads encoder_out in its own code must set this back to False
+    supports_grouped_encoder_out = True
+
     def __init__(
         self, args: Any, dictionary: Any, embed_tokens: nn.Embedding, no_encoder_attn: bool = False
     ) -> None:

@@ -18,6 +18,7 @@ _WHERE = {
     "LanguagePairDataset": "language_pair_dataset",
     "collate": "language_pair_dataset",
     "MonolingualDataset": "monolingual_dataset",
+    "SizedDataset": "sized_dataset",
     "TokenBlockDataset": "token_block_dataset",
     "block_slices": "token_block_dataset",
 }

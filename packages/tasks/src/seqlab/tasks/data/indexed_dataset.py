@@ -9,14 +9,14 @@ import numpy as np
 import torch
 
 from seqlab.core import SeqlabError
-from seqlab.core.data import BaseDataset
 
 from .index_format import HEADER, check_sizes, data_path, index_path, read_header
+from .sized_dataset import SizedDataset
 
 _REBUILD = "binarize the data again with seq-preprocess"
 
 
-class IndexedDataset(BaseDataset):
+class IndexedDataset(SizedDataset):
     """Sentence ``i`` of a ``.bin``/``.idx`` pair as a LongTensor of token ids.
 
     Only the lengths (4 bytes per sentence, needed for batching) are held in
@@ -106,23 +106,6 @@ class IndexedDataset(BaseDataset):
         return torch.from_numpy(ids.astype(np.int64))
 
     @property
-    def sizes(self) -> np.ndarray:
-        """Every sentence's length in tokens (int32)."""
-        return self._sizes
-
-    @property
     def vocab_size(self) -> int:
         """The size of the dictionary the ids index."""
         return self.header.vocab_size
-
-    def num_tokens(self, index: int) -> int:
-        """The sentence's length in tokens."""
-        return int(self._sizes[index])
-
-    def num_tokens_vec(self, indices: np.ndarray) -> np.ndarray:
-        """The lengths of many sentences."""
-        return self._sizes[indices]
-
-    def size(self, index: int) -> int:
-        """The sentence's length in tokens."""
-        return int(self._sizes[index])

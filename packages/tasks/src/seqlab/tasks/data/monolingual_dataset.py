@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.core.data import BaseDataset, collate_tokens
+from seqlab.core.data import collate_tokens
 from seqlab.core.dictionary import Dictionary
 
+from .sized_dataset import SizedDataset
 
-class MonolingualDataset(BaseDataset):
+
+class MonolingualDataset(SizedDataset):
     """Wraps ``(source, target)`` blocks and collates them right-padded into LM mini-batches."""
 
     def __init__(self, dataset: Any, sizes: np.ndarray, dictionary: Dictionary, shuffle: bool = True) -> None:
@@ -42,23 +44,6 @@ class MonolingualDataset(BaseDataset):
             },
             "target": collate_tokens([s["target"] for s in samples], pad, eos, left_pad=False),
         }
-
-    @property
-    def sizes(self) -> np.ndarray:
-        """Every example's length in tokens."""
-        return self._sizes
-
-    def num_tokens(self, index: int) -> int:
-        """The example's length."""
-        return int(self._sizes[index])
-
-    def num_tokens_vec(self, indices: np.ndarray) -> np.ndarray:
-        """The lengths of many examples."""
-        return self._sizes[indices]
-
-    def size(self, index: int) -> int:
-        """The example's length."""
-        return int(self._sizes[index])
 
     def ordered_indices(self) -> np.ndarray:
         """Indices sorted by length; ties in random order when shuffling."""

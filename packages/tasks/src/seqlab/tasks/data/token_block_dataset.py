@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from seqlab.core import SeqlabError
-from seqlab.core.data import BaseDataset
+
+from .sized_dataset import SizedDataset
 
 BreakMode = Literal["none", "complete", "eos"]
 
@@ -44,7 +45,7 @@ def block_slices(sizes: np.ndarray, break_mode: str, block_size: int) -> np.ndar
     raise SeqlabError(f"unknown --sample-break-mode {break_mode!r}; choose none, complete or eos")
 
 
-class TokenBlockDataset(BaseDataset):
+class TokenBlockDataset(SizedDataset):
     """Blocks of consecutive tokens; with ``include_targets`` each item is ``(source, target)``.
 
     The target is the block; the source is the block shifted right by one, starting
@@ -88,20 +89,3 @@ class TokenBlockDataset(BaseDataset):
         before = buffer[offset - 1 : offset] if offset > 0 else item.new_tensor([self.eos])
         source = torch.cat([before, item[:-1]])
         return source, item
-
-    @property
-    def sizes(self) -> np.ndarray:
-        """Every block's length in tokens."""
-        return self._sizes
-
-    def num_tokens(self, index: int) -> int:
-        """The block's length."""
-        return int(self._sizes[index])
-
-    def num_tokens_vec(self, indices: np.ndarray) -> np.ndarray:
-        """The lengths of many blocks."""
-        return self._sizes[indices]
-
-    def size(self, index: int) -> int:
-        """The block's length."""
-        return int(self._sizes[index])

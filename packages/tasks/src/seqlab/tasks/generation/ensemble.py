@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from seqlab.core import IncrementalDecoder
+from seqlab.core import BaseModel, Decoder, IncrementalDecoder
 
 
 class EnsembleModel:
@@ -28,6 +28,10 @@ class EnsembleModel:
             isinstance(getattr(m, "decoder", None), IncrementalDecoder) for m in self.models
         )
         self.states: list[dict[str, Any]] | None = None
+        # one encoder row per sentence, shared by its hypotheses, when every decoder accepts it
+        self.grouped_encoder_out = self.incremental and all(
+            getattr(m.decoder, "supports_grouped_encoder_out", False) for m in self.models
+        )
 
     def max_decoder_positions(self) -> int:
         """The longest target every model accepts."""
@@ -65,20 +69,54 @@ class EnsembleModel:
         """Return the log-probabilities (B x V, fp32) of the token after ``tokens`` (every token so far)."""
         log_probs = []
         for i, model in enumerate(self.models):
-            encoder_out = encoder_outs[i] if encoder_outs is not None else None
-            if self.states is not None:
-                logits, extra = model.decoder(
-                    tokens, encoder_out=encoder_out, incremental_state=self.states[i]
-                )
-            else:
-                logits, extra = model.decoder(tokens, encoder_out=encoder_out)
-            logits = logits[:, -1:, :]
-            if temperature != 1.0:
-                logits = logits / temperature
+            logits, extra = self._next_logits(i, tokens, encoder_outs, temperature)
             log_probs.append(model.get_normalized_probs((logits, extra), log_probs=True)[:, -1, :].float())
         if len(log_probs) == 1:
             return log_probs[0]
         return torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+
+    @property
+    def normalizes_by_log_softmax(self) -> bool:
+        """Whether the next-token log-probabilities are one model's plain log-softmax of its logits."""
+        if len(self.models) != 1:
+            return False
+        model = self.models[0]
+        decoder = getattr(model, "decoder", None)
+        return (
+            type(model).get_normalized_probs is BaseModel.get_normalized_probs
+            and decoder is not None
+            and type(decoder).get_normalized_probs is Decoder.get_normalized_probs
+        )
+
+    def forward_decoder_logits(
+        self, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the next token's logits (B x V, fp32) and their log-normaliser (B).
+
+        ``logits - normaliser[:, None]`` are the log-probabilities of :meth:`forward_decoder`;
+        searching over the logits and shifting only the chosen ones saves two passes over
+        B x V. Only for :attr:`normalizes_by_log_softmax` ensembles.
+        """
+        logits, _ = self._next_logits(0, tokens, encoder_outs, temperature)
+        logits = logits[:, -1, :].float()
+        # torch.logsumexp is slower on the CPU than these three passes; NaN or inf logits give
+        # a non-finite normaliser, as they do here
+        peak = logits.amax(dim=1, keepdim=True)
+        return logits, (logits - peak).exp_().sum(dim=1).log_() + peak.squeeze(1)
+
+    def _next_logits(
+        self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float
+    ) -> tuple[torch.Tensor, Any]:
+        model = self.models[i]
+        encoder_out = encoder_outs[i] if encoder_outs is not None else None
+        if self.states is not None:
+            logits, extra = model.decoder(tokens, encoder_out=encoder_out, incremental_state=self.states[i])
+        else:
+            logits, extra = model.decoder(tokens, encoder_out=encoder_out)
+        logits = logits[:, -1:, :]
+        if temperature != 1.0:
+            logits = logits / temperature
+        return logits, extra
 
     def score_tokens(self, net_input: dict[str, Any], target: torch.Tensor) -> torch.Tensor:
         """Log-probability of each target token under the averaged models (teacher forcing), B x T."""

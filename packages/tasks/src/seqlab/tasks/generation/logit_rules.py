@@ -53,13 +53,18 @@ class LogitRules:
         max_lens: torch.Tensor,
         prefix: torch.Tensor | None,
         may_end: bool = True,
+        finite: bool = False,
     ) -> torch.Tensor:
         """Constrain ``lprobs`` (B*K x V, modified in place) for ``step``.
 
         ``max_lens`` and ``prefix`` are per row (B*K); ``may_end`` says whether any row can
-        have reached its maximum length, so that the check can be skipped until then.
+        have reached its maximum length, so that the check can be skipped until then;
+        ``finite`` says that ``lprobs`` holds no NaN. Every rule sets a token to ``-inf``,
+        subtracts a constant or keeps a token's own value, so the rules apply unchanged to
+        logits that differ from the log-probabilities by a per-row constant.
         """
-        lprobs = torch.nan_to_num_(lprobs, nan=NEG_INF)
+        if not finite:
+            lprobs = torch.nan_to_num_(lprobs, nan=NEG_INF)
         lprobs[:, self.pad] = NEG_INF
         if self.unk_penalty:
             lprobs[:, self.unk] -= self.unk_penalty

@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.core.data import BaseDataset, collate_tokens
+from seqlab.core.data import collate_tokens
+
+from ..data.sized_dataset import SizedDataset
 
 
-class PromptDataset(BaseDataset):
+class PromptDataset(SizedDataset):
     """Already encoded prompts (no ``</s>``); a batch's ``src_tokens`` are right-padded prompts."""
 
     def __init__(self, prompts: Sequence[torch.Tensor], sizes: Sequence[int], pad: int) -> None:
@@ -42,20 +44,3 @@ class PromptDataset(BaseDataset):
             "net_input": {"src_tokens": src_tokens, "src_lengths": lengths},
             "target": None,
         }
-
-    @property
-    def sizes(self) -> np.ndarray:
-        """Every prompt's length."""
-        return self._sizes
-
-    def num_tokens(self, index: int) -> int:
-        """The prompt's length."""
-        return int(self._sizes[index])
-
-    def num_tokens_vec(self, indices: np.ndarray) -> np.ndarray:
-        """The lengths of many prompts."""
-        return self._sizes[indices]
-
-    def size(self, index: int) -> int:
-        """The prompt's length."""
-        return int(self._sizes[index])

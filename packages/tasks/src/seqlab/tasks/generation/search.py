@@ -12,6 +12,9 @@ from __future__ import annotations
 import torch
 
 NEG_INF = float("-inf")
+#: columns per chunk in :func:`row_topk`: small enough that the chunks searched are few
+#: columns, large enough that their maxima are one cheap pass
+TOPK_CHUNK = 64
 
 
 def beam_candidates(
@@ -28,6 +31,58 @@ def beam_candidates(
     scores, index = flat.topk(min(2 * beam, flat.size(1)), dim=1)
     scores, index = _at_least(scores, index, beam)
     return scores, index % vocab, torch.div(index, vocab, rounding_mode="floor")
+
+
+def beam_candidates_from_logits(
+    step: int, logits: torch.Tensor, normalizer: torch.Tensor, prev_scores: torch.Tensor | None, beam: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`beam_candidates` over logits (B x K x V) whose log-probabilities are
+    ``logits - normalizer`` (B x K), shifting only the candidates it keeps.
+
+    A sentence's 2*K best continuations are among each hypothesis' own 2*K best tokens, since
+    a hypothesis adds the same score to all of its tokens: one top-k per hypothesis over V,
+    then one per sentence over K x 2*K, instead of a pass adding scores to all K x V.
+    """
+    if step == 0:
+        logits, normalizer, prev_scores = logits[:, :1, :], normalizer[:, :1], None
+    bsz, hyps, vocab = logits.shape
+    width = min(2 * beam, vocab)
+    top, tokens = row_topk(logits.reshape(bsz * hyps, vocab), width)
+    top, tokens = top.view(bsz, hyps, width), tokens.view(bsz, hyps, width)
+    top = top - normalizer.unsqueeze(2)
+    if prev_scores is not None:
+        top = top + prev_scores.unsqueeze(2)
+    flat = top.reshape(bsz, hyps * width)
+    scores, index = flat.topk(min(2 * beam, flat.size(1)), dim=1)
+    picked = tokens.reshape(bsz, hyps * width).gather(1, index)
+    scores, index = _at_least(scores, index, beam)
+    picked = torch.cat([picked, picked.new_zeros(bsz, index.size(1) - picked.size(1))], 1)
+    return scores, picked, torch.div(index, width, rounding_mode="floor")
+
+
+def row_topk(x: torch.Tensor, k: int, chunk: int = TOPK_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x.topk(k, dim=1)`` of a wide 2-d tensor, reading most of each row only once.
+
+    Each row is cut into chunks of ``chunk`` columns: a row's k largest values lie in the k
+    chunks with the largest maxima (a chunk holding one of them has a maximum at least the
+    k-th largest value, and at most k chunks do), so one pass of maxima and a top-k over
+    k x ``chunk`` columns replace a top-k over the whole row, which is several times slower on
+    a CPU. Equal values may be returned in another order than ``topk`` returns them.
+    """
+    rows, width = x.shape
+    chunks = width // chunk
+    if chunks < 4 * k:
+        return x.topk(k, dim=1)
+    whole = chunks * chunk
+    maxima = x[:, :whole].unfold(1, chunk, chunk).amax(dim=2)
+    best_chunks = maxima.topk(k, dim=1).indices
+    columns = best_chunks.unsqueeze(2) * chunk + torch.arange(chunk, device=x.device)
+    columns = columns.view(rows, k * chunk)
+    if whole < width:  # the last, partial chunk is always searched
+        tail = torch.arange(whole, width, device=x.device).expand(rows, width - whole)
+        columns = torch.cat([columns, tail], dim=1)
+    values, at = x.gather(1, columns).topk(k, dim=1)
+    return values, columns.gather(1, at)
 
 
 def sample_candidates(

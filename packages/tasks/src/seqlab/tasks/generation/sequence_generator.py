@@ -6,6 +6,8 @@ draw per hypothesis), finished hypotheses stored with tensor ops, and one reorde
 the decoder caches. A sentence leaves the batch as soon as it has K finished hypotheses,
 reaches its own maximum length, or has no live hypothesis left; the encoder output is
 reordered only then, since every hypothesis of a sentence shares the same encoder rows.
+When every decoder ``supports_grouped_encoder_out``, the encoder output (and the decoders'
+cached encoder keys and values) keep one row per sentence instead of one per hypothesis.
 
 Scores follow fairseq: a hypothesis' score is the sum of its tokens' log-probabilities
 (``</s>`` included) divided by ``length ** lenpen``; ``positional_scores`` holds each
@@ -25,7 +27,7 @@ from .config import GenerationConfig
 from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
 from .logit_rules import LogitRules
-from .search import beam_candidates, sample_candidates
+from .search import beam_candidates, beam_candidates_from_logits, sample_candidates
 
 NEG_INF = float("-inf")
 
@@ -92,8 +94,10 @@ class SequenceGenerator:
 
         self.model.reset()
         encoder_outs = self.model.forward_encoder(net_input)
-        per_beam = torch.arange(bsz, device=device).repeat_interleave(beam)
-        encoder_outs = self.model.reorder_encoder_out(encoder_outs, per_beam)
+        grouped = self.model.grouped_encoder_out
+        if not grouped:
+            per_beam = torch.arange(bsz, device=device).repeat_interleave(beam)
+            encoder_outs = self.model.reorder_encoder_out(encoder_outs, per_beam)
 
         tokens = torch.full((bsz * beam, max_len + 2), self.pad, dtype=torch.long, device=device)
         tokens[:, 0] = self.eos if bos_token is None else bos_token
@@ -105,20 +109,39 @@ class SequenceGenerator:
         len_penalty = None if cfg.unnormalized else cfg.lenpen
         offsets = None
 
+        # beam search over one plain log-softmax model searches its logits (see search.py)
+        from_logits = not cfg.sampling and self.model.normalizes_by_log_softmax
         for step in range(max_len + 1):
-            lprobs = self.model.forward_decoder(tokens[:, : step + 1], encoder_outs, cfg.temperature)
-            lprobs = self.rules.apply(
-                lprobs, step, tokens, row_max_lens, prefix_tokens, may_end=step >= earliest_end
-            )
             n = sentence_ids.numel()
-            lprobs = lprobs.view(n, beam, -1)
             prev = scores[:, step - 1].view(n, beam) if step > 0 else None
-            if cfg.sampling:
-                cand_scores, cand_tokens, cand_beams = sample_candidates(
-                    step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
+            if from_logits:
+                logits, normalizer = self.model.forward_decoder_logits(
+                    tokens[:, : step + 1], encoder_outs, cfg.temperature
+                )
+                logits = self.rules.apply(
+                    _kill_non_finite_rows(logits, normalizer),
+                    step,
+                    tokens,
+                    row_max_lens,
+                    prefix_tokens,
+                    may_end=step >= earliest_end,
+                    finite=True,
+                )
+                cand_scores, cand_tokens, cand_beams = beam_candidates_from_logits(
+                    step, logits.view(n, beam, -1), normalizer.view(n, beam), prev, beam
                 )
             else:
-                cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
+                lprobs = self.model.forward_decoder(tokens[:, : step + 1], encoder_outs, cfg.temperature)
+                lprobs = self.rules.apply(
+                    lprobs, step, tokens, row_max_lens, prefix_tokens, may_end=step >= earliest_end
+                )
+                lprobs = lprobs.view(n, beam, -1)
+                if cfg.sampling:
+                    cand_scores, cand_tokens, cand_beams = sample_candidates(
+                        step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
+                    )
+                else:
+                    cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
             if offsets is None or offsets.size(0) != n:
                 offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
             cand_rows = cand_beams + offsets
@@ -167,7 +190,7 @@ class SequenceGenerator:
                 earliest_end = int(max_lens[sentence_ids].min())
                 if prefix_tokens is not None:
                     prefix_tokens = prefix_tokens.index_select(0, rows_kept)
-                encoder_outs = self.model.reorder_encoder_out(encoder_outs, rows_kept)
+                encoder_outs = self.model.reorder_encoder_out(encoder_outs, keep if grouped else rows_kept)
             order = active_rows.view(-1)
             tokens = tokens.index_select(0, order)
             tokens[:, step + 1] = next_tokens.view(-1)
@@ -176,3 +199,13 @@ class SequenceGenerator:
             if beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
                 self.model.reorder_incremental_state(order)
         return finalized.to_lists()
+
+
+def _kill_non_finite_rows(logits: torch.Tensor, normalizer: torch.Tensor) -> torch.Tensor:
+    """Set to ``-inf`` every row whose normaliser is not finite (NaN or infinite logits, or none
+    allowed): the rows whose log-softmax would hold only NaN or ``-inf``, as in the other path."""
+    bad = ~torch.isfinite(normalizer)
+    if bool(bad.any()):
+        logits.masked_fill_(bad.unsqueeze(1), NEG_INF)
+        normalizer.masked_fill_(bad, 0.0)
+    return logits
