@@ -99,3 +99,32 @@ def test_criterion_uses_the_fused_loss_only_for_plain_log_softmax_models(model_c
         model.get_normalized_probs(model(target), log_probs=True).view(12, 7), target, 0.1, ignore_index=PAD
     )
     torch.testing.assert_close(loss, expected)
+
+
+def _projected(seed: int, squash: bool) -> tuple[torch.Tensor, torch.Tensor, torch.nn.Linear, torch.Tensor]:
+    torch.manual_seed(seed)
+    features = torch.randn(3, 6, 8)
+    proj = torch.nn.Linear(8, 13, bias=False)
+    logits = proj(features)
+    if squash:  # tanh's backward reads its output: that output must not be overwritten
+        logits = 4 * torch.tanh(logits)
+    _, target = _batch(18, 13, torch.float32, seed)
+    return logits.reshape(-1, 13), target, proj, features
+
+
+@pytest.mark.parametrize("squash", [False, True], ids=["matmul-output", "tanh-output"])
+def test_overwriting_the_logits_gives_the_same_loss_and_gradients(squash: bool) -> None:
+    logits, target, proj, _ = _projected(0, squash)
+    before = logits.detach().clone()
+    loss, nll = smoothed_cross_entropy(logits, target, 0.1, PAD, overwrite_logits=True)
+    overwritten = not torch.equal(logits.detach(), before)
+    assert overwritten is not squash
+    if overwritten:  # the logits became their log-probabilities, bit for bit
+        assert torch.equal(logits.detach(), F.log_softmax(before, dim=-1))
+    loss.backward()
+    got = proj.weight.grad.clone()
+    logits, target, proj, _ = _projected(0, squash)
+    want_loss, want_nll = smoothed_cross_entropy(logits, target, 0.1, PAD)
+    want_loss.backward()
+    assert torch.equal(loss, want_loss) and torch.equal(nll, want_nll)
+    assert torch.equal(got, proj.weight.grad)

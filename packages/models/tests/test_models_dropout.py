@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqlab.models.modules.dropout import dropout, keep_mask
+from seqlab.models.modules.dropout import dropout, keep_mask, residual_dropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
@@ -47,3 +47,19 @@ def test_same_seed_same_mask_and_identity_when_not_training() -> None:
 def test_low_precision_input_keeps_its_dtype() -> None:
     out = dropout(torch.ones(100, dtype=torch.bfloat16), 0.1, training=True)
     assert out.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_residual_dropout_is_the_residual_plus_dropout_with_the_same_mask_and_gradients(training) -> None:
+    residual = torch.randn(8, 5, 16, requires_grad=True)
+    x = torch.randn(8, 5, 16, requires_grad=True)
+    torch.manual_seed(4)
+    fused = residual_dropout(residual, x, 0.3, training)
+    fused.backward(torch.arange(fused.numel(), dtype=torch.float).view_as(fused))
+    grads = residual.grad.clone(), x.grad.clone()
+    residual.grad = x.grad = None
+    torch.manual_seed(4)
+    plain = residual + dropout(x, 0.3, training)
+    plain.backward(torch.arange(plain.numel(), dtype=torch.float).view_as(plain))
+    assert torch.equal(fused, plain)
+    assert torch.equal(grads[0], residual.grad) and torch.equal(grads[1], x.grad)

@@ -16,13 +16,36 @@ import torch.nn.functional as F
 from seqlab.core.decoder import Decoder
 from seqlab.core.model import BaseModel
 
+#: autograd nodes that only reshape: the tensor they make shares its producer's memory
+_VIEWS = {"ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0"}
+#: matrix products, whose backward reads their inputs but never their output
+_PRODUCTS = {"MmBackward0", "AddmmBackward0"}
+
+
+def logits_may_be_overwritten(logits: torch.Tensor) -> bool:
+    """Whether no backward reads ``logits``: fp32, contiguous, and a (reshaped) matrix product's output."""
+    if logits.dtype != torch.float32 or not logits.is_contiguous():
+        return False
+    node = logits.grad_fn
+    while node is not None and node.name() in _VIEWS:
+        node = node.next_functions[0][0]
+    return node is not None and node.name() in _PRODUCTS
+
 
 class _SmoothedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(
-        ctx: Any, logits: torch.Tensor, target: torch.Tensor, epsilon: float, ignore_index: int
+        ctx: Any,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        epsilon: float,
+        ignore_index: int,
+        overwrite: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        lprobs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
+        if overwrite:  # the log-probabilities take the logits' place: no second N x V buffer
+            lprobs = torch._log_softmax(logits, -1, False, out=logits)
+        else:
+            lprobs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
         keep = target.ne(ignore_index)
         nll = -(lprobs.gather(1, target.unsqueeze(1)).squeeze(1) * keep).sum()
         smooth = -(lprobs.sum(dim=1) * keep).sum()
@@ -49,17 +72,26 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
         at_target = (g_loss * (1.0 - ctx.epsilon - eps_i) + g_nll).expand(target.numel())
         grad.index_put_((rows, target), -at_target, accumulate=True)
         grad.mul_(keep.unsqueeze(1))
-        return grad.to(ctx.logits_dtype), None, None, None
+        return grad.to(ctx.logits_dtype), None, None, None, None
 
 
 def smoothed_cross_entropy(
-    logits: torch.Tensor, target: torch.Tensor, epsilon: float, ignore_index: int
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    epsilon: float,
+    ignore_index: int,
+    overwrite_logits: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(smoothed loss, nll loss)`` summed over targets, from logits ``N x V`` and targets ``N``.
 
     Equal to ``label_smoothed_nll_loss(log_softmax(logits), target, epsilon, ignore_index)``.
+    With ``overwrite_logits`` (for a caller that reads the logits afterwards only through
+    ``log_softmax``, which gives the same values again) the logits become their
+    log-probabilities in place where :func:`logits_may_be_overwritten`: on a CPU, a fresh
+    N x V buffer costs more in page faults than the log-softmax itself.
     """
-    return _SmoothedCrossEntropy.apply(logits, target, epsilon, ignore_index)
+    overwrite = overwrite_logits and logits_may_be_overwritten(logits)
+    return _SmoothedCrossEntropy.apply(logits, target, epsilon, ignore_index, overwrite)
 
 
 def normalizes_with_plain_log_softmax(model: torch.nn.Module) -> bool:

@@ -91,7 +91,15 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
     ) -> tuple[torch.Tensor, Any, dict[str, Any]]:
         """Return ``(loss, sample_size, logging_output)`` for one mini-batch."""
         net_output = model(**sample["net_input"])
-        loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
+        cls = LabelSmoothedCrossEntropyCriterion
+        if (
+            type(self).compute_loss is cls.compute_loss
+            and type(self).compute_accuracy is cls.compute_accuracy
+        ):
+            # nothing reads the logits after the loss but compute_accuracy, through log_softmax
+            loss, nll_loss = self._loss(model, net_output, sample, reduce, overwrite_logits=True)
+        else:
+            loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
         nsentences = sample["target"].size(0)
         sample_size = nsentences if self.sentence_avg else sample["ntokens"]
         logging_output = {
@@ -127,6 +135,16 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
         self, model: torch.nn.Module, net_output: Any, sample: dict[str, Any], reduce: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(smoothed loss, nll_loss)`` summed over non-pad targets."""
+        return self._loss(model, net_output, sample, reduce, overwrite_logits=False)
+
+    def _loss(
+        self,
+        model: torch.nn.Module,
+        net_output: Any,
+        sample: dict[str, Any],
+        reduce: bool,
+        overwrite_logits: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if reduce and normalizes_with_plain_log_softmax(model):
             logits, target = logits_of(net_output), model.get_targets(sample, net_output)
             if target.dim() == logits.dim() - 1 and (self.ignore_prefix_size == 0 or target.dim() == 2):
@@ -136,7 +154,11 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
                         target[:, self.ignore_prefix_size :],
                     )
                 return smoothed_cross_entropy(
-                    logits.reshape(-1, logits.size(-1)), target.reshape(-1), self.eps, self.padding_idx
+                    logits.reshape(-1, logits.size(-1)),
+                    target.reshape(-1),
+                    self.eps,
+                    self.padding_idx,
+                    overwrite_logits=overwrite_logits,
                 )
         lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
         return label_smoothed_nll_loss(lprobs, target, self.eps, ignore_index=self.padding_idx, reduce=reduce)

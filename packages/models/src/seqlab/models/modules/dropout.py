@@ -4,7 +4,8 @@
 that is several percent of a training step. Here one 64-bit random word gives four 16-bit lanes,
 each compared with ``p * 2**16``: the same distribution up to a rounding of ``p`` to 1/65536
 (the scale uses the rounded value, so the expectation stays exact). Other devices keep
-``F.dropout``, whose kernels draw masks in parallel.
+``F.dropout``, whose kernels draw masks in parallel. :func:`residual_dropout` adds the dropped
+branch to the residual in the same pass (``addcmul``), with the same mask and the same result.
 """
 
 from __future__ import annotations
@@ -48,3 +49,27 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     if x.device.type != "cpu" or p >= 1.0 or round(p * _LEVELS) == 0:
         return F.dropout(x, p, training=True)
     return _CpuDropout.apply(x, p)
+
+
+class _CpuResidualDropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, residual: torch.Tensor, x: torch.Tensor, p: float) -> torch.Tensor:
+        keep = keep_mask(x.shape, p, x.device)
+        scale = _LEVELS / (_LEVELS - round(p * _LEVELS))
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return torch.addcmul(residual, x, keep, value=scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        (keep,) = ctx.saved_tensors
+        return grad, torch.mul(grad, keep).mul_(ctx.scale), None
+
+
+def residual_dropout(residual: torch.Tensor, x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``residual + dropout(x, p, training)``, one pass over the tensors on a CPU."""
+    if not training or p <= 0.0:
+        return residual + x
+    if x.device.type != "cpu" or p >= 1.0 or round(p * _LEVELS) == 0 or residual.shape != x.shape:
+        return residual + dropout(x, p, training)
+    return _CpuResidualDropout.apply(residual, x, p)

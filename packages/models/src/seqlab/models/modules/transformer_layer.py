@@ -10,7 +10,7 @@ from torch import nn
 from seqlab.core.incremental import IncrementalStateDict
 
 from .activations import get_activation_fn
-from .dropout import dropout
+from .dropout import dropout, residual_dropout
 from .multihead_attention import CrossAttention, SelfAttention
 
 
@@ -19,7 +19,7 @@ def _sublayer(
 ) -> torch.Tensor:
     """Run ``block`` with dropout and a residual connection, normalising before or after."""
     h = norm(x) if layer.normalize_before else x
-    x = x + dropout(block(h), layer.dropout, layer.training)
+    x = residual_dropout(x, block(h), layer.dropout, layer.training)
     return x if layer.normalize_before else norm(x)
 
 
@@ -124,7 +124,7 @@ class TransformerDecoderLayer(nn.Module):
             residual = x
             h = self.encoder_attn_layer_norm(x) if self.normalize_before else x
             h, attn = self.encoder_attn(h, memory, memory_mask, incremental_state, need_attn)
-            x = residual + dropout(h, self.dropout, self.training)
+            x = residual_dropout(residual, h, self.dropout, self.training)
             if not self.normalize_before:
                 x = self.encoder_attn_layer_norm(x)
         return _sublayer(self, x, self.final_layer_norm, self.ffn), attn
