@@ -139,3 +139,25 @@ def test_bf16_autocast_step_runs_on_cpu():
     trainer = Trainer(args, task, model, criterion)
     out = trainer.train_step(_batches(task, 4, 1))
     assert out is not None and torch.isfinite(torch.tensor(float(out[0]["loss"])))
+
+
+@pytest.mark.parametrize(
+    "flags, native, warned",
+    [
+        ("fpu sse2 avx512f", False, True),
+        ("fpu avx512f avx512_bf16", True, False),
+        ("fpu amx_bf16", True, False),
+    ],
+)
+def test_bf16_on_a_cpu_without_native_bf16_warns(tmp_path, monkeypatch, caplog, flags, native, warned):
+    from seqlab.core import precision
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert precision.cpu_has_native_bf16(str(cpuinfo)) is native
+    assert precision.cpu_has_native_bf16(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: native)
+    args, task, model, criterion = _setup("--batch-size", "4", "--bf16")
+    with caplog.at_level("WARNING", logger="seqlab.core.precision"):
+        Trainer(args, task, model, criterion)
+    assert ("bf16 is emulated" in caplog.text) is warned
