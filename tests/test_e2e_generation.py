@@ -218,6 +218,35 @@ def test_each_sentence_alone_gives_its_hypothesis_and_score_in_a_mixed_length_ba
             assert [h["score"] for h in alone] == pytest.approx([h["score"] for h in together[i]], abs=1e-4)
 
 
+@pytest.mark.parametrize(
+    "options, prefix",
+    [
+        ({"beam": 5, "nbest": 5}, 0),
+        ({"beam": 4, "nbest": 2, "min_len": 3, "no_repeat_ngram_size": 2, "lenpen": 0.6}, 0),
+        ({"beam": 3, "nbest": 3}, 2),
+    ],
+    ids=["plain", "rules", "prefix"],
+)
+def test_grouped_beam_search_equals_one_encoder_row_per_hypothesis(copy_run, monkeypatch, options, prefix):
+    task, model = _load(copy_run.save / "checkpoint_last.pt")
+    d = task.target_dictionary
+    batches = _test_batches(task, copy_run.data)
+
+    def run(generator):
+        return [generator(b, prefix_tokens=b["target"][:, :prefix] if prefix else None) for b in batches]
+
+    grouped = SequenceGenerator([model], d, GenerationConfig(**options))
+    assert grouped.model.grouped_encoder_out  # the transformer shares one encoder row per sentence
+    got = run(grouped)
+    monkeypatch.setattr(type(model.decoder), "supports_grouped_encoder_out", False)
+    plain = SequenceGenerator([model], d, GenerationConfig(**options))
+    assert not plain.model.grouped_encoder_out
+    for got_batch, want_batch in zip(got, run(plain)):
+        for g_hypos, w_hypos in zip(got_batch, want_batch):
+            assert [h["tokens"].tolist() for h in g_hypos] == [h["tokens"].tolist() for h in w_hypos]
+            assert [h["score"] for h in g_hypos] == pytest.approx([h["score"] for h in w_hypos], abs=1e-4)
+
+
 def test_an_ensemble_of_the_checkpoint_with_itself_gives_its_output(copy_run, capsys):
     last = str(copy_run.save / "checkpoint_last.pt")
     argv = [str(copy_run.data), "--beam", "4", "--nbest", "4", "--batch-size", "8"]

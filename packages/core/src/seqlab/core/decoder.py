@@ -84,9 +84,11 @@ class IncrementalDecoder(Decoder, IncrementalState):
 
     #: True when, while decoding with ``incremental_state``, this decoder accepts an ``encoder_out``
     #: with one row per sentence for G decoder rows per sentence (consecutive rows, G the same for
-    #: every sentence), and its cache follows a ``reorder_incremental_state`` that moves rows only
-    #: within their sentence or drops whole sentences. Beam search then keeps one copy of the
-    #: encoder output per sentence instead of one per hypothesis. False keeps fairseq's contract.
+    #: every sentence), and its cache follows a ``reorder_incremental_state`` that turns each row
+    #: into G consecutive copies (after a first step decoded with one row per sentence), moves rows
+    #: only within their sentence, or drops whole sentences. Beam search then keeps one copy of the
+    #: encoder output per sentence instead of one per hypothesis, and decodes its first step once
+    #: per sentence. False keeps fairseq's contract.
     supports_grouped_encoder_out: bool = False
 
     def __init__(self, dictionary: Any) -> None:

@@ -28,7 +28,8 @@ def check_incremental_decoder(
     Without ``sample``, sentences of ``steps`` target tokens are made from the decoder's
     dictionary (for encoder-decoder models also from the encoder's). A decoder that sets
     ``supports_grouped_encoder_out`` also decodes two rows per sentence over one encoder row
-    per sentence, reordered within sentences and then with a sentence dropped.
+    per sentence: one row per sentence at the first step, then each row copied into two,
+    reordered within sentences, and then with a sentence dropped.
     """
     check = Check("check_incremental_decoder", type(model).__name__)
     decoder = getattr(model, "decoder", None)
@@ -150,12 +151,13 @@ def _compare_grouped(
     with check.step("encoding the source"):
         encoder_out = model.encoder(net_input["src_tokens"], src_lengths=net_input["src_lengths"])
     sentences = torch.arange(bsz)
-    rows = sentences.repeat_interleave(group)
+    rows = sentences.clone()  # step 0 decodes one row per sentence, as beam search does
     swap = (torch.arange(bsz * group).view(bsz, group).flip(1)).reshape(-1)  # within each sentence
     keep = torch.arange(bsz - 1, 0, -1)  # drop sentence 0, reverse the others
     reorders = {
-        max(1, steps // 3): ("rows swapped within their sentence", swap, None),
-        max(2, 2 * steps // 3): (
+        1: ("every row copied into a group", sentences.repeat_interleave(group), None),
+        max(2, steps // 3): ("rows swapped within their sentence", swap, None),
+        max(3, 2 * steps // 3): (
             "a sentence dropped",
             (keep.unsqueeze(1) * group + torch.arange(group)).reshape(-1),
             keep,

@@ -146,6 +146,8 @@ class CrossAttention(IncrementalState, nn.Module):
         bsz, length, _ = x.shape
         k, v = self._keys_values(memory, incremental_state)
         group = self._group(bsz, k.size(0), incremental_state)
+        if group > 1 and attn_mask is not None and attn_mask.size(0) == bsz:
+            attn_mask = attn_mask[::group]  # a group's rows share one memory row, so one mask row
         # a group's queries become extra query positions of its shared memory row
         q = self.q_proj(x).view(k.size(0), group * length, self.num_heads, self.head_dim).transpose(1, 2)
         dropout = self.dropout if self.training else 0.0
@@ -192,15 +194,23 @@ class CrossAttention(IncrementalState, nn.Module):
 
         With grouped rows (one encoder row per group of ``G`` decoder rows) hypotheses move only
         within their sentence, so the cache changes only when sentences leave the batch: it then
-        keeps the rows of the sentences that ``new_order`` still draws from, in its order.
+        keeps the rows of the sentences that ``new_order`` still draws from, in its order. An
+        order that turns every row into ``G`` consecutive copies of it (the first step of beam
+        search) starts grouping instead of copying.
         """
         state = self.get_incremental_state(incremental_state, "static_kv")
         if state is None:
             return
-        group = state.get("group", 1)
+        group, rows = state.get("group", 1), state["k"].size(0)
         if group > 1:
-            if new_order.numel() == state["k"].size(0) * group:
+            if new_order.numel() == rows * group:
                 return  # every sentence stays, in place
             new_order = new_order[::group].div(group, rounding_mode="floor")
+        elif new_order.numel() > rows and new_order.numel() % rows == 0:
+            copies = new_order.numel() // rows
+            every_row_copied = torch.arange(rows, device=new_order.device).repeat_interleave(copies)
+            if torch.equal(new_order, every_row_copied):
+                state["group"] = copies  # beam search's first step: the copies share their row
+                return
         state["k"] = state["k"].index_select(0, new_order)
         state["v"] = state["v"].index_select(0, new_order)

@@ -114,28 +114,36 @@ class SequenceGenerator:
         for step in range(max_len + 1):
             n = sentence_ids.numel()
             prev = scores[:, step - 1].view(n, beam) if step > 0 else None
+            # at step 0 the hypotheses of a sentence are all the same: grouped decoders decode one
+            # row per sentence, and the first reorder copies its cache to the other hypotheses
+            hyps = 1 if grouped and step == 0 and beam > 1 and not cfg.sampling else beam
+            step_tokens, step_max_lens, step_prefix = (
+                (tokens, row_max_lens, prefix_tokens)
+                if hyps == beam
+                else _first_of_each(beam, tokens, row_max_lens, prefix_tokens)
+            )
             if from_logits:
                 logits, normalizer = self.model.forward_decoder_logits(
-                    tokens[:, : step + 1], encoder_outs, cfg.temperature
+                    step_tokens[:, : step + 1], encoder_outs, cfg.temperature
                 )
                 logits = self.rules.apply(
                     _kill_non_finite_rows(logits, normalizer),
                     step,
-                    tokens,
-                    row_max_lens,
-                    prefix_tokens,
+                    step_tokens,
+                    step_max_lens,
+                    step_prefix,
                     may_end=step >= earliest_end,
                     finite=True,
                 )
                 cand_scores, cand_tokens, cand_beams = beam_candidates_from_logits(
-                    step, logits.view(n, beam, -1), normalizer.view(n, beam), prev, beam
+                    step, logits.view(n, hyps, -1), normalizer.view(n, hyps), prev, beam
                 )
             else:
-                lprobs = self.model.forward_decoder(tokens[:, : step + 1], encoder_outs, cfg.temperature)
+                lprobs = self.model.forward_decoder(step_tokens[:, : step + 1], encoder_outs, cfg.temperature)
                 lprobs = self.rules.apply(
-                    lprobs, step, tokens, row_max_lens, prefix_tokens, may_end=step >= earliest_end
+                    lprobs, step, step_tokens, step_max_lens, step_prefix, may_end=step >= earliest_end
                 )
-                lprobs = lprobs.view(n, beam, -1)
+                lprobs = lprobs.view(n, hyps, -1)
                 if cfg.sampling:
                     cand_scores, cand_tokens, cand_beams = sample_candidates(
                         step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
@@ -196,7 +204,9 @@ class SequenceGenerator:
             tokens[:, step + 1] = next_tokens.view(-1)
             scores = scores.index_select(0, order)
             scores[:, step] = next_scores.view(-1)
-            if beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
+            if hyps < beam:  # the caches hold one row per sentence: each hypothesis takes its sentence's
+                self.model.reorder_incremental_state(order.div(beam, rounding_mode="floor"))
+            elif beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
                 self.model.reorder_incremental_state(order)
         return finalized.to_lists()
 
@@ -209,3 +219,8 @@ def _kill_non_finite_rows(logits: torch.Tensor, normalizer: torch.Tensor) -> tor
         logits.masked_fill_(bad.unsqueeze(1), NEG_INF)
         normalizer.masked_fill_(bad, 0.0)
     return logits
+
+
+def _first_of_each(group: int, *per_row: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+    """The first row of every group of ``group`` consecutive rows of each tensor (None stays None)."""
+    return tuple(None if t is None else t[::group] for t in per_row)
