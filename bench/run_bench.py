@@ -105,13 +105,9 @@ def _bf16_choice(choice: str) -> dict:
     """Whether to run row 1b: emulated bf16 matmuls are several times slower than fp32 ones."""
     if choice != "auto":
         return {"bf16": choice == "on", "bf16_why": f"--bf16 {choice}"}
-    flags = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = {w for line in f if line.startswith("flags") for w in line.split()}
-    except OSError:
-        pass
-    native = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    from seqlab.core.precision import native_bf16_flags
+
+    native = native_bf16_flags()
     if native:
         return {"bf16": True, "bf16_why": f"CPU has {', '.join(native)}"}
     return {

@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
-    """Whether this CPU computes in bf16 natively (None where /proc/cpuinfo cannot tell: not x86 Linux)."""
+def native_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
+    """This CPU's native-bf16 flags, sorted (None where /proc/cpuinfo cannot tell: not x86 Linux)."""
     try:
         with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
             flags = next((line for line in fh if line.startswith("flags")), None)
@@ -25,7 +25,13 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
         return None
     if flags is None:
         return None
-    return any(flag in flags.split() for flag in NATIVE_BF16_FLAGS)
+    return sorted(set(flags.split()) & set(NATIVE_BF16_FLAGS))
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU computes in bf16 natively (None where /proc/cpuinfo cannot tell)."""
+    flags = native_bf16_flags(cpuinfo)
+    return None if flags is None else bool(flags)
 
 
 class Precision:

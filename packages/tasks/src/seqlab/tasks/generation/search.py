@@ -18,38 +18,30 @@ TOPK_CHUNK = 64
 
 
 def beam_candidates(
-    step: int, lprobs: torch.Tensor, prev_scores: torch.Tensor | None, beam: int
+    step: int,
+    lprobs: torch.Tensor,
+    prev_scores: torch.Tensor | None,
+    beam: int,
+    normalizer: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The 2*K best continuations over all K hypotheses x V tokens of each sentence (one top-k)."""
-    bsz, _, vocab = lprobs.shape
-    if step == 0:
-        lprobs = lprobs[:, :1, :]
-    elif prev_scores is not None:
-        lprobs = lprobs + prev_scores.unsqueeze(2)
-    flat = lprobs.reshape(bsz, -1)
-    # 2*K: even if K of them end the sentence, K live ones remain
-    scores, index = flat.topk(min(2 * beam, flat.size(1)), dim=1)
-    scores, index = _at_least(scores, index, beam)
-    return scores, index % vocab, torch.div(index, vocab, rounding_mode="floor")
+    """The 2*K best continuations over all K hypotheses x V tokens of each sentence.
 
-
-def beam_candidates_from_logits(
-    step: int, logits: torch.Tensor, normalizer: torch.Tensor, prev_scores: torch.Tensor | None, beam: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`beam_candidates` over logits (B x K x V) whose log-probabilities are
-    ``logits - normalizer`` (B x K), shifting only the candidates it keeps.
-
-    A sentence's 2*K best continuations are among each hypothesis' own 2*K best tokens, since
-    a hypothesis adds the same score to all of its tokens: one top-k per hypothesis over V,
-    then one per sentence over K x 2*K, instead of a pass adding scores to all K x V.
+    ``lprobs`` (B x K x V) are log-probabilities or, with ``normalizer`` (B x K), logits whose
+    log-probabilities are ``lprobs - normalizer``: only the candidates kept are shifted. A
+    sentence's 2*K best continuations are among each hypothesis' own 2*K best tokens, since a
+    hypothesis adds the same score to all of its tokens: one top-k per hypothesis over V, then
+    one per sentence over K x 2*K, instead of a pass adding scores to all K x V.
     """
     if step == 0:
-        logits, normalizer, prev_scores = logits[:, :1, :], normalizer[:, :1], None
-    bsz, hyps, vocab = logits.shape
+        lprobs, prev_scores = lprobs[:, :1, :], None
+        normalizer = None if normalizer is None else normalizer[:, :1]
+    bsz, hyps, vocab = lprobs.shape
+    # 2*K: even if K of them end the sentence, K live ones remain
     width = min(2 * beam, vocab)
-    top, tokens = row_topk(logits.reshape(bsz * hyps, vocab), width)
+    top, tokens = row_topk(lprobs.reshape(bsz * hyps, vocab), width)
     top, tokens = top.view(bsz, hyps, width), tokens.view(bsz, hyps, width)
-    top = top - normalizer.unsqueeze(2)
+    if normalizer is not None:
+        top = top - normalizer.unsqueeze(2)
     if prev_scores is not None:
         top = top + prev_scores.unsqueeze(2)
     flat = top.reshape(bsz, hyps * width)

@@ -27,7 +27,7 @@ from .config import GenerationConfig
 from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
 from .logit_rules import LogitRules
-from .search import beam_candidates, beam_candidates_from_logits, sample_candidates
+from .search import beam_candidates, sample_candidates
 
 NEG_INF = float("-inf")
 
@@ -122,34 +122,32 @@ class SequenceGenerator:
                 if hyps == beam
                 else _first_of_each(beam, tokens, row_max_lens, prefix_tokens)
             )
+            # log-probabilities, or with from_logits logits and their per-row log-normaliser
+            normalizer = None
             if from_logits:
-                logits, normalizer = self.model.forward_decoder_logits(
+                lprobs, normalizer = self.model.forward_decoder_logits(
                     step_tokens[:, : step + 1], encoder_outs, cfg.temperature
                 )
-                logits = self.rules.apply(
-                    _kill_non_finite_rows(logits, normalizer),
-                    step,
-                    step_tokens,
-                    step_max_lens,
-                    step_prefix,
-                    may_end=step >= earliest_end,
-                    finite=True,
-                )
-                cand_scores, cand_tokens, cand_beams = beam_candidates_from_logits(
-                    step, logits.view(n, hyps, -1), normalizer.view(n, hyps), prev, beam
-                )
+                lprobs = _kill_non_finite_rows(lprobs, normalizer)
             else:
                 lprobs = self.model.forward_decoder(step_tokens[:, : step + 1], encoder_outs, cfg.temperature)
-                lprobs = self.rules.apply(
-                    lprobs, step, step_tokens, step_max_lens, step_prefix, may_end=step >= earliest_end
+            lprobs = self.rules.apply(
+                lprobs,
+                step,
+                step_tokens,
+                step_max_lens,
+                step_prefix,
+                may_end=step >= earliest_end,
+                finite=from_logits,
+            ).view(n, hyps, -1)
+            if cfg.sampling:
+                cand_scores, cand_tokens, cand_beams = sample_candidates(
+                    step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
                 )
-                lprobs = lprobs.view(n, hyps, -1)
-                if cfg.sampling:
-                    cand_scores, cand_tokens, cand_beams = sample_candidates(
-                        step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
-                    )
-                else:
-                    cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
+            else:
+                cand_scores, cand_tokens, cand_beams = beam_candidates(
+                    step, lprobs, prev, beam, None if normalizer is None else normalizer.view(n, hyps)
+                )
             if offsets is None or offsets.size(0) != n:
                 offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
             cand_rows = cand_beams + offsets
