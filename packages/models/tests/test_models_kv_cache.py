@@ -81,3 +81,20 @@ def test_repeated_reorders_recycle_two_buffers_and_keep_every_row_right():
         assert torch.equal(cache.values[:, :, : cache.length], reference_v)
         pointers.add(cache.keys.data_ptr())
     assert len(pointers) <= 3  # the cache and its spare swap; shrinking reuses the spare's first rows
+
+
+def test_a_reorder_moving_few_rows_copies_them_in_place():
+    cache = KVCache()
+    k0, v0 = _step(8, 5)
+    cache.append(k0, v0)
+    pointer = cache.keys.data_ptr()
+    # rows 1 and 3 swap, and row 5 takes row 1's past: its source is itself overwritten
+    order = torch.tensor([0, 3, 2, 1, 4, 1, 6, 7])
+    cache.reorder(order)
+    assert cache.keys.data_ptr() == pointer
+    k1, v1 = _step(8)
+    got_k, got_v = cache.append(k1, v1)
+    assert torch.equal(got_k, torch.cat([k0[order], k1], dim=2))
+    assert torch.equal(got_v, torch.cat([v0[order], v1], dim=2))
+    cache.reorder(torch.arange(8))  # nothing moves
+    assert torch.equal(cache.keys[:, :, : cache.length], got_k)

@@ -16,7 +16,8 @@ from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.monolingual_dataset import MonolingualDataset
 from .data.token_block_dataset import TokenBlockDataset
-from .data_paths import epoch_data_path, sentencepiece_path, split_paths
+from .data_paths import epoch_data_path, split_paths
+from .data_sentencepiece import DataSentencePiece
 from .generation import SequenceGenerator, build_generator
 from .generation.prompts import PromptDataset
 from .sentencepiece_model import SentencePieceModel
@@ -45,7 +46,7 @@ class LanguageModelingConfig:
 
 
 @register_task("language_modeling", dataclass=LanguageModelingConfig)
-class LanguageModelingTask(Task):
+class LanguageModelingTask(DataSentencePiece, Task):
     """Train a language model that predicts each next token."""
 
     @classmethod
@@ -68,11 +69,7 @@ class LanguageModelingTask(Task):
         super().__init__(args)
         self.dictionary = dictionary
         self.output_dictionary = output_dictionary or dictionary
-        self._sentencepiece = sentencepiece
-        # a task rebuilt from a checkpoint carries its model; else seq-preprocess left it beside the data
-        self.spm_model_path = (
-            None if sentencepiece is not None else sentencepiece_path(split_paths(args.data)[0])
-        )
+        self.init_sentencepiece(args.data, sentencepiece)
 
     @classmethod
     def setup_task(cls, args: Any, **kwargs: Any) -> LanguageModelingTask:
@@ -129,12 +126,6 @@ class LanguageModelingTask(Task):
         )
         logger.info("%s %s %d blocks", data_path, split, len(blocks))
         self.datasets[split] = MonolingualDataset(blocks, blocks.sizes, self.dictionary, shuffle=True)
-
-    def load_sentencepiece(self) -> SentencePieceModel | None:
-        """The sentencepiece model of the data (from the checkpoint, or stored beside the data), if any."""
-        if self._sentencepiece is None and self.spm_model_path:
-            self._sentencepiece = SentencePieceModel.load(self.spm_model_path)
-        return self._sentencepiece
 
     def build_dataset_for_inference(
         self, src_tokens: list[torch.Tensor], src_lengths: list[int], **kwargs: Any

@@ -16,7 +16,8 @@ from .arg_types import str_to_bool
 from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.language_pair_dataset import LanguagePairDataset
-from .data_paths import epoch_data_path, sentencepiece_path, split_paths
+from .data_paths import epoch_data_path, split_paths
+from .data_sentencepiece import DataSentencePiece
 from .generation import SequenceGenerator, build_generator
 from .generation.eval_bleu import EvalBleuConfig, ValidationBleu
 from .sentencepiece_model import SentencePieceModel
@@ -77,7 +78,7 @@ def infer_language_pair(path: str) -> tuple[str, str]:
 
 
 @register_task("translation", dataclass=TranslationConfig)
-class TranslationTask(Task):
+class TranslationTask(DataSentencePiece, Task):
     """Translate from one language to another with a sequence-to-sequence model."""
 
     @classmethod
@@ -100,11 +101,7 @@ class TranslationTask(Task):
         super().__init__(args)
         self.src_dict = src_dict
         self.tgt_dict = tgt_dict
-        self._sentencepiece = sentencepiece
-        # a task rebuilt from a checkpoint carries its model; else seq-preprocess left it beside the data
-        self.spm_model_path = (
-            None if sentencepiece is not None else sentencepiece_path(split_paths(args.data)[0])
-        )
+        self.init_sentencepiece(args.data, sentencepiece)
         self.validation_bleu = (
             ValidationBleu(args, tgt_dict, self.load_sentencepiece())
             if getattr(args, "eval_bleu", False)
@@ -218,12 +215,6 @@ class TranslationTask(Task):
             left_pad_target=self.args.left_pad_target,
             shuffle=False,
         )
-
-    def load_sentencepiece(self) -> SentencePieceModel | None:
-        """The sentencepiece model of the data (from the checkpoint, or stored beside the data), if any."""
-        if self._sentencepiece is None and self.spm_model_path:
-            self._sentencepiece = SentencePieceModel.load(self.spm_model_path)
-        return self._sentencepiece
 
     def build_generator(self, models: list[Any], args: Any, **kwargs: Any) -> SequenceGenerator:
         """A beam-search (or sampling) generator with the generation options in ``args``."""

@@ -4,12 +4,16 @@ Appending a step writes into free capacity, so the past is never copied per step
 when the buffer is full its capacity doubles, which costs one copy of the past and
 keeps the amortised cost of an append constant. Beam search reorders rows by gathering
 only the positions filled so far into a second buffer of the same shape, which then
-becomes the cache: no allocation per step, and no copy of the unused capacity.
+becomes the cache: no allocation per step, and no copy of the unused capacity. On the
+CPU, when at most half of the rows change, only those are copied, in place
+(:mod:`.row_reorder`).
 """
 
 from __future__ import annotations
 
 import torch
+
+from .row_reorder import reorder_rows_in_place
 
 #: capacity of a fresh cache, in positions; small enough to be free, large enough to skip early regrowth
 INITIAL_CAPACITY = 16
@@ -46,6 +50,9 @@ class KVCache:
         if self.keys is None or self.values is None:
             return
         rows, n = new_order.numel(), self.length
+        if reorder_rows_in_place((self.keys[:, :, :n], self.values[:, :, :n]), new_order):
+            self.keys, self.values = self.keys[:rows], self.values[:rows]
+            return
         spare = self._spare
         if spare is None or spare[0].size(0) < rows or spare[0].shape[1:] != self.keys.shape[1:]:
             spare = (

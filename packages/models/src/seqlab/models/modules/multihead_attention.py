@@ -20,6 +20,7 @@ from seqlab.core import ConfigError
 from seqlab.core.incremental import IncrementalState, IncrementalStateDict
 
 from .kv_cache import KVCache
+from .row_reorder import reorder_rows_in_place
 
 
 def _check_heads(embed_dim: int, num_heads: int, flag: str) -> int:
@@ -212,5 +213,9 @@ class CrossAttention(IncrementalState, nn.Module):
             if torch.equal(new_order, every_row_copied):
                 state["group"] = copies  # beam search's first step: the copies share their row
                 return
+        rows = new_order.numel()
+        if reorder_rows_in_place((state["k"], state["v"]), new_order):
+            state["k"], state["v"] = state["k"][:rows], state["v"][:rows]
+            return
         state["k"] = state["k"].index_select(0, new_order)
         state["v"] = state["v"].index_select(0, new_order)

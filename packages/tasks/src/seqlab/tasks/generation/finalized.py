@@ -63,23 +63,26 @@ class FinalizedHypotheses:
 
     def to_lists(self) -> list[list[dict[str, Any]]]:
         """Fairseq's output: per sentence, its hypotheses best first (``tokens``, ``score``, ...)."""
-        tokens, positional = self.tokens.cpu(), self.positional.cpu()
-        scores, lengths, count = self.scores.cpu(), self.lengths.cpu(), self.count.cpu().tolist()
+        # plain lists and one view per hypothesis row: indexing tensors element by element
+        # would cost more than the last decoding steps of a batch of short sentences
+        tokens = self.tokens.cpu().flatten(0, 1).unbind(0)
+        positional = self.positional.cpu().flatten(0, 1).unbind(0)
+        scores, lengths, count = self.scores.tolist(), self.lengths.tolist(), self.count.tolist()
         out: list[list[dict[str, Any]]] = []
         for sent, n in enumerate(count):
-            n = min(n, self.beam)
-            order = torch.sort(scores[sent, :n], descending=True, stable=True).indices.tolist()
-            hypos = []
-            for j in order:
-                length = int(lengths[sent, j])
-                hypos.append(
+            row_scores, row_lengths, first = scores[sent], lengths[sent], sent * self.beam
+            # best first; equal scores keep the order they finished in (a stable sort)
+            order = sorted(range(min(n, self.beam)), key=row_scores.__getitem__, reverse=True)
+            out.append(
+                [
                     {
-                        "tokens": tokens[sent, j, :length],
-                        "score": float(scores[sent, j]),
-                        "positional_scores": positional[sent, j, :length],
+                        "tokens": tokens[first + j][: row_lengths[j]],
+                        "score": row_scores[j],
+                        "positional_scores": positional[first + j][: row_lengths[j]],
                         "attention": None,
                         "alignment": None,
                     }
-                )
-            out.append(hypos)
+                    for j in order
+                ]
+            )
         return out

@@ -6,6 +6,9 @@ draw per hypothesis), finished hypotheses stored with tensor ops, and one reorde
 the decoder caches. A sentence leaves the batch as soon as it has K finished hypotheses,
 reaches its own maximum length, or has no live hypothesis left; the encoder output is
 reordered only then, since every hypothesis of a sentence shares the same encoder rows.
+Rows move as little as possible, so that caches can copy only the rows that change: a
+hypothesis' best child takes its row (:mod:`.beam_slots`), and a sentence leaving the
+batch is replaced by the last ones instead of shifting all that follow it.
 When every decoder ``supports_grouped_encoder_out``, the encoder output (and the decoders'
 cached encoder keys and values) keep one row per sentence instead of one per hypothesis.
 
@@ -23,6 +26,7 @@ from typing import Any
 
 import torch
 
+from .beam_slots import parent_slot_order
 from .config import GenerationConfig
 from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
@@ -176,13 +180,18 @@ class SequenceGenerator:
             rank, active = rank.topk(beam, dim=1, largest=False)
             dead = rank.ge(width)
             done = finalized.count[sentence_ids].ge(beam) | max_lens[sentence_ids].le(step) | dead.all(dim=1)
-            keep = (~done).nonzero().squeeze(1)
+            keep = _keep_filling_holes(done)
             if keep.numel() == 0:
                 break
 
             active_rows = cand_rows.gather(1, active)
             next_tokens = cand_tokens.gather(1, active)
             next_scores = cand_scores.gather(1, active).masked_fill(dead, NEG_INF)
+            if hyps == beam > 1 and not cfg.sampling:  # rows that stay put cost their caches nothing
+                perm = parent_slot_order(active_rows - offsets)
+                active_rows, next_tokens, next_scores = (
+                    t.gather(1, perm) for t in (active_rows, next_tokens, next_scores)
+                )
             removed = keep.numel() < n
             if removed:
                 active_rows, next_tokens, next_scores = (
@@ -217,6 +226,25 @@ def _kill_non_finite_rows(logits: torch.Tensor, normalizer: torch.Tensor) -> tor
         logits.masked_fill_(bad.unsqueeze(1), NEG_INF)
         normalizer.masked_fill_(bad, 0.0)
     return logits
+
+
+def _keep_filling_holes(done: torch.Tensor) -> torch.Tensor:
+    """The batch positions of the sentences that go on, as the new batch order.
+
+    Those among the first ``len(keep)`` positions stay where they are, and those beyond move
+    into the places of the sentences that left: the decoder caches then copy only the rows
+    of the sentences that moved (see ``seqlab.models.modules.row_reorder``) rather than
+    shifting every row after the first sentence that left.
+    """
+    keep = (~done).nonzero().squeeze(1)  # ascending; the step's one synchronisation
+    kept = keep.numel()
+    if kept == 0:
+        return keep
+    holes = done[:kept]
+    hole_rank = holes.long().cumsum(0)
+    # the j-th hole takes the j-th sentence beyond the first `kept` places: keep's last ones
+    movers = keep.gather(0, (kept - hole_rank[-1] + hole_rank - 1).clamp(0, kept - 1))
+    return torch.where(holes, movers, torch.arange(kept, device=done.device))
 
 
 def _first_of_each(group: int, *per_row: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
