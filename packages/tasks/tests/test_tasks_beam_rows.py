@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqlab.tasks.generation.beam_slots import parent_slot_order
-from seqlab.tasks.generation.sequence_generator import _keep_filling_holes
+from seqlab.tasks.generation.beam_slots import parent_slot_order, sentences_kept_in_place
 
 
 def test_a_worked_example():
@@ -43,4 +42,4 @@ def test_random_parents(beam):
     ],
 )
 def test_sentences_from_the_end_fill_the_places_of_those_that_left(done, keep):
-    assert _keep_filling_holes(torch.tensor(done, dtype=torch.bool)).tolist() == keep
+    assert sentences_kept_in_place(torch.tensor(done, dtype=torch.bool)).tolist() == keep

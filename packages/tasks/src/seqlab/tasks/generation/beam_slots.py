@@ -1,12 +1,12 @@
-"""Where each of a sentence's next K hypotheses sits in the beam: as often as possible, in its parent's slot.
+"""Where hypotheses sit in the batch between beam steps: as often as possible, where they were.
 
 The K hypotheses of a sentence are a set: their order within the beam changes neither
-the next step's candidates nor the result. Beam search used to put them in score order,
-so that after each step most cache rows held another hypothesis' past and every decoder
-cache was gathered anew. Putting each parent's best child back in its parent's slot
-leaves those rows where they are: a cache that copies only the rows that changed
-(:class:`~seqlab.models.modules.kv_cache.KVCache` on the CPU) then copies K minus the
-number of distinct parents per sentence, which is most often few of them.
+the next step's candidates nor the result, and neither does the order of the sentences.
+Putting hypotheses in score order and compacting the batch in sentence order would move
+most rows every step, and every decoder cache would be gathered anew. Instead each
+parent's best child takes its parent's slot, and sentences from the end of the batch take
+the places of those that leave: a cache that copies only the rows that change
+(``seqlab.models.modules.row_reorder``, used on the CPU) then copies few of them.
 """
 
 from __future__ import annotations
@@ -34,3 +34,20 @@ def parent_slot_order(parents: torch.Tensor) -> torch.Tensor:
     later_rank = (~first_child).long().cumsum(dim=1) - 1
     slot = torch.where(first_child, parents, free_slots.gather(1, later_rank.clamp(min=0)))
     return torch.empty_like(parents).scatter_(1, slot, slots.expand(bsz, beam))
+
+
+def sentences_kept_in_place(done: torch.Tensor) -> torch.Tensor:
+    """The batch positions of the sentences that go on, as the new batch order.
+
+    Those among the first ``len(keep)`` positions stay where they are, and those beyond move
+    into the places of the sentences that left, so that only their rows change.
+    """
+    keep = (~done).nonzero().squeeze(1)  # ascending; the step's one synchronisation
+    kept = keep.numel()
+    if kept == 0:
+        return keep
+    holes = done[:kept]
+    hole_rank = holes.long().cumsum(0)
+    # the j-th hole takes the j-th sentence beyond the first `kept` places: keep's last ones
+    movers = keep.gather(0, (kept - hole_rank[-1] + hole_rank - 1).clamp(0, kept - 1))
+    return torch.where(holes, movers, torch.arange(kept, device=done.device))

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .beam_slots import parent_slot_order
+from .beam_slots import parent_slot_order, sentences_kept_in_place
 from .config import GenerationConfig
 from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
@@ -180,7 +180,7 @@ class SequenceGenerator:
             rank, active = rank.topk(beam, dim=1, largest=False)
             dead = rank.ge(width)
             done = finalized.count[sentence_ids].ge(beam) | max_lens[sentence_ids].le(step) | dead.all(dim=1)
-            keep = _keep_filling_holes(done)
+            keep = sentences_kept_in_place(done)
             if keep.numel() == 0:
                 break
 
@@ -226,25 +226,6 @@ def _kill_non_finite_rows(logits: torch.Tensor, normalizer: torch.Tensor) -> tor
         logits.masked_fill_(bad.unsqueeze(1), NEG_INF)
         normalizer.masked_fill_(bad, 0.0)
     return logits
-
-
-def _keep_filling_holes(done: torch.Tensor) -> torch.Tensor:
-    """The batch positions of the sentences that go on, as the new batch order.
-
-    Those among the first ``len(keep)`` positions stay where they are, and those beyond move
-    into the places of the sentences that left: the decoder caches then copy only the rows
-    of the sentences that moved (see ``seqlab.models.modules.row_reorder``) rather than
-    shifting every row after the first sentence that left.
-    """
-    keep = (~done).nonzero().squeeze(1)  # ascending; the step's one synchronisation
-    kept = keep.numel()
-    if kept == 0:
-        return keep
-    holes = done[:kept]
-    hole_rank = holes.long().cumsum(0)
-    # the j-th hole takes the j-th sentence beyond the first `kept` places: keep's last ones
-    movers = keep.gather(0, (kept - hole_rank[-1] + hole_rank - 1).clamp(0, kept - 1))
-    return torch.where(holes, movers, torch.arange(kept, device=done.device))
 
 
 def _first_of_each(group: int, *per_row: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
