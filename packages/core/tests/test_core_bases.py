@@ -102,10 +102,12 @@ def test_incremental_decoding_matches_full_and_reorders():
     full, _ = dec(prev, encoder_out=enc_out)
     state: dict = {}
     steps = [dec(prev[:, : t + 1], encoder_out=enc_out, incremental_state=state)[0] for t in range(4)]
-    assert torch.allclose(torch.cat(steps, 1), full)
-    order = torch.tensor([2, 0, 1])
-    dec.reorder_incremental_state(state, order)
+    # float32 tolerances: the output layer's matmul may round differently for one step and four
+    torch.testing.assert_close(torch.cat(steps, 1), full)
     assert torch.equal(get_incremental_state(dec, state, "steps")["n"], torch.full((3,), 4.0))
+    set_incremental_state(dec, state, "steps", {"n": torch.tensor([1.0, 2.0, 3.0])})
+    dec.reorder_incremental_state(state, torch.tensor([2, 0, 1]))
+    assert torch.equal(get_incremental_state(dec, state, "steps")["n"], torch.tensor([3.0, 1.0, 2.0]))
 
 
 def test_incremental_state_keys_are_per_module():

@@ -6,12 +6,15 @@ known point; ``TOY_SIGNAL=HANG`` makes it stop answering instead (a SIGTERM stil
 and ``TOY_SIGNAL_RANK=R`` limits either to distributed rank R.
 ``TOY_KILL_IN_SAVE=N`` SIGKILLs the process in the middle of writing the first checkpoint
 at or after update N.
+``TOY_REPORT_THREADS=1`` makes each distributed rank print the names of its threads when Python exits.
 """
 
+import atexit
 import os
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +36,15 @@ from seqlab.core import (
 from seqlab.core.data import BaseDataset
 
 PAD, CLASSES, VOCAB = 1, 4, 20
+
+
+def _report_threads() -> None:
+    names = sorted(comm.read_text().strip() for comm in Path("/proc/self/task").glob("*/comm"))
+    print(f"toy rank {os.environ['RANK']} threads at exit: {' '.join(names)}", flush=True)
+
+
+if os.environ.get("TOY_REPORT_THREADS") and "RANK" in os.environ:  # a rank, not the launcher
+    atexit.register(_report_threads)
 
 
 class ToyDataset(BaseDataset):

@@ -41,6 +41,13 @@ class DistributedContext:
     def init(self, device: torch.device, timeout_s: int = -1) -> None:
         """Join the process group: NCCL on GPUs, gloo on CPU; collectives fail after ``timeout_s`` (> 0)."""
         if self.is_distributed and not dist.is_initialized():
+            # torch.distributed.nn (imported by DDP) binds the default group into its functions'
+            # default arguments when first imported; imported before the group exists, it binds
+            # None, so the group can be freed at shutdown instead of living into interpreter exit,
+            # where gloo's threads may abort the process ("terminate called without an active
+            # exception")
+            import torch.distributed.nn  # noqa: F401
+
             timeout = datetime.timedelta(seconds=timeout_s) if timeout_s > 0 else None
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=timeout)
 
@@ -72,7 +79,7 @@ class DistributedContext:
             dist.barrier()
 
     def shutdown(self) -> None:
-        """Leave the process group."""
+        """Leave the process group (freed once the models and optimizers that use it are gone)."""
         if self.is_distributed and dist.is_initialized():
             dist.destroy_process_group()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import signal
@@ -65,8 +66,18 @@ def plugin_provenance(config: ResolvedConfig) -> dict[str, Any]:
 
 def run_training(config: ResolvedConfig) -> int:
     """Train as configured; return the process exit code."""
-    args = config.args
     ctx = DistributedContext.from_env()
+    code = _train(config, ctx)
+    # The model, its DDP or FSDP state and the optimizer hold the process group. Collected here,
+    # with this call's frame and everything it built gone, the group is freed while Python still
+    # runs; alive at interpreter exit, gloo's threads can abort the process.
+    gc.collect()
+    ctx.shutdown()
+    return code
+
+
+def _train(config: ResolvedConfig, ctx: DistributedContext) -> int:
+    args = config.args
     setup_logging(args.log_file, ctx.is_master)
     if args.max_tokens is None and args.batch_size is None:
         raise SeqlabError("set a batch size with --max-tokens N or --batch-size N")
@@ -137,7 +148,6 @@ class TrainingLoop:
                 self.trainer.num_updates,
             )
         logger.info("done training in %.1f seconds", time.time() - self.started)
-        self.trainer.dist.shutdown()
         return 0
 
     def train_epoch(self) -> tuple[bool, bool]:
