@@ -68,15 +68,17 @@ def run_training(config: ResolvedConfig) -> int:
     """Train as configured; return the process exit code."""
     ctx = DistributedContext.from_env()
     code = _train(config, ctx)
-    # The model, its DDP or FSDP state and the optimizer hold the process group. Collected here,
-    # with this call's frame and everything it built gone, the group is freed while Python still
-    # runs; alive at interpreter exit, gloo's threads can abort the process.
+    # The model, its DDP wrapper and the optimizer hold the process group. Collected here, with
+    # this call's frame and everything it built gone, the group is freed while Python still runs;
+    # alive at interpreter exit, gloo's threads can abort the process. (FSDP2's sharded modules
+    # stay alive through torch's own autograd hooks: see docs/troubleshooting.md.)
     gc.collect()
     ctx.shutdown()
     return code
 
 
 def _train(config: ResolvedConfig, ctx: DistributedContext) -> int:
+    """Build the task, model, criterion and trainer, and run the training loop; return the exit code."""
     args = config.args
     setup_logging(args.log_file, ctx.is_master)
     if args.max_tokens is None and args.batch_size is None:
