@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -79,8 +80,9 @@ class DistributedContext:
             dist.barrier()
 
     def shutdown(self) -> None:
-        """Leave the process group (freed once the models and optimizers that use it are gone)."""
+        """Leave the process group; call it once the models and optimizers that use it are dropped."""
         if self.is_distributed and dist.is_initialized():
+            gc.collect()  # modules and optimizers the caller dropped may sit in cycles that hold the group
             dist.destroy_process_group()
 
 

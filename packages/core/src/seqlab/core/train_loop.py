@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import signal
@@ -68,11 +67,10 @@ def run_training(config: ResolvedConfig) -> int:
     """Train as configured; return the process exit code."""
     ctx = DistributedContext.from_env()
     code = _train(config, ctx)
-    # The model, its DDP wrapper and the optimizer hold the process group. Collected here, with
-    # this call's frame and everything it built gone, the group is freed while Python still runs;
-    # alive at interpreter exit, gloo's threads can abort the process. (FSDP2's sharded modules
-    # stay alive through torch's own autograd hooks: see docs/troubleshooting.md.)
-    gc.collect()
+    # The model, its DDP wrapper and the optimizer hold the process group. With _train's frame
+    # and everything it built gone, shutdown frees the group while Python still runs; alive at
+    # interpreter exit, gloo's threads can abort the process. (FSDP2's sharded modules stay
+    # alive through torch's own autograd hooks: see docs/troubleshooting.md.)
     ctx.shutdown()
     return code
 
