@@ -12,6 +12,7 @@ at or after update N.
 import atexit
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,9 @@ PAD, CLASSES, VOCAB = 1, 4, 20
 
 def _report_threads() -> None:
     names = sorted(comm.read_text().strip() for comm in Path("/proc/self/task").glob("*/comm"))
-    print(f"toy rank {os.environ['RANK']} threads at exit: {' '.join(names)}", flush=True)
+    # one write, newline included: print's separate writes of text and newline interleave between ranks
+    sys.stdout.flush()
+    os.write(1, f"toy rank {os.environ['RANK']} threads at exit: {' '.join(names)}\n".encode())
 
 
 if os.environ.get("TOY_REPORT_THREADS") and "RANK" in os.environ:  # a rank, not the launcher

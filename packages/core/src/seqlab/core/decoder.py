@@ -34,11 +34,15 @@ class Decoder(nn.Module):
         self.onnx_trace = False
 
     def forward(
-        self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any
+        self,
+        prev_output_tokens: torch.Tensor,
+        encoder_out: Any = None,
+        features_only: bool = False,
+        **kwargs: Any,
     ) -> tuple[torch.Tensor, Any]:
-        """Return ``(logits B x T x V, extra)`` for teacher-forced inputs."""
+        """Return ``(logits B x T x V, extra)`` for teacher-forced inputs (the features with ``features_only``)."""
         x, extra = self.extract_features(prev_output_tokens, encoder_out=encoder_out, **kwargs)
-        return self.output_layer(x), extra
+        return (x if features_only else self.output_layer(x)), extra
 
     def extract_features(
         self, prev_output_tokens: torch.Tensor, encoder_out: Any = None, **kwargs: Any
@@ -49,6 +53,14 @@ class Decoder(nn.Module):
     def output_layer(self, features: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Project features to the vocabulary."""
         raise NotImplementedError(f"{type(self).__name__} must implement output_layer")
+
+    def output_projection_weight(self) -> torch.Tensor | None:
+        """``W`` where ``forward(..., features_only=True)`` returns features ``x`` whose logits are exactly ``x @ W.T``.
+
+        None (the default) where the output layer is anything else. A loss that knows ``W``
+        may project the features itself, block by block, instead of reading whole logits.
+        """
+        return None
 
     def get_normalized_probs(
         self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None
@@ -100,13 +112,14 @@ class IncrementalDecoder(Decoder, IncrementalState):
         prev_output_tokens: torch.Tensor,
         encoder_out: Any = None,
         incremental_state: IncrementalStateDict | None = None,
+        features_only: bool = False,
         **kwargs: Any,
     ) -> tuple[torch.Tensor, Any]:
         """Return ``(logits, extra)``; with ``incremental_state`` only for the newest position."""
         x, extra = self.extract_features(
             prev_output_tokens, encoder_out=encoder_out, incremental_state=incremental_state, **kwargs
         )
-        return self.output_layer(x), extra
+        return (x if features_only else self.output_layer(x)), extra
 
     def extract_features(
         self,

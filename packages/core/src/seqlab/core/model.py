@@ -41,6 +41,15 @@ class BaseModel(PluginOptions, nn.Module):
         """Return the features before the output projection."""
         return self(*args, **kwargs)
 
+    def output_projection_weight(self) -> torch.Tensor | None:
+        """``W`` where ``forward(..., features_only=True)`` returns ``(features x, extra)`` with logits ``x @ W.T``.
+
+        None by default; the encoder-decoder and language models pass on their decoder's
+        :meth:`~seqlab.core.decoder.Decoder.output_projection_weight` unless a subclass
+        replaces ``forward``.
+        """
+        return None
+
     def max_positions(self) -> Any:
         """The longest inputs the model supports (None: no limit)."""
         return None
@@ -112,6 +121,12 @@ class EncoderDecoderModel(BaseModel):
         """Project decoder features to the vocabulary."""
         return self.decoder.output_layer(features, **kwargs)
 
+    def output_projection_weight(self) -> torch.Tensor | None:
+        """The decoder's output projection, where ``forward`` is this class's own (it passes ``features_only`` on)."""
+        if type(self).forward is not EncoderDecoderModel.forward or not isinstance(self.decoder, Decoder):
+            return None
+        return self.decoder.output_projection_weight()
+
     def max_positions(self) -> tuple[int, int]:
         """``(source, target)`` maximum lengths."""
         return self.encoder.max_positions(), self.decoder.max_positions()
@@ -143,6 +158,12 @@ class LanguageModel(BaseModel):
     def output_layer(self, features: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Project features to the vocabulary."""
         return self.decoder.output_layer(features, **kwargs)
+
+    def output_projection_weight(self) -> torch.Tensor | None:
+        """The decoder's output projection, where ``forward`` is this class's own (it passes ``features_only`` on)."""
+        if type(self).forward is not LanguageModel.forward or not isinstance(self.decoder, Decoder):
+            return None
+        return self.decoder.output_projection_weight()
 
     def max_positions(self) -> int:
         """The longest input the decoder supports."""

@@ -13,6 +13,7 @@ from seqlab.core.utils import item
 
 from .fused_smoothed_loss import normalizes_with_plain_log_softmax, smoothed_cross_entropy
 from .loss_metrics import log_loss_metrics
+from .projected_smoothed_loss import blockwise_projection_weight, projected_smoothed_cross_entropy
 
 
 def label_smoothed_nll_loss(
@@ -90,16 +91,25 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
         self, model: torch.nn.Module, sample: dict[str, Any], reduce: bool = True
     ) -> tuple[torch.Tensor, Any, dict[str, Any]]:
         """Return ``(loss, sample_size, logging_output)`` for one mini-batch."""
-        net_output = model(**sample["net_input"])
         cls = LabelSmoothedCrossEntropyCriterion
-        if (
+        own_loss = (
             type(self).compute_loss is cls.compute_loss
             and type(self).compute_accuracy is cls.compute_accuracy
-        ):
-            # nothing reads the logits after the loss but compute_accuracy, through log_softmax
-            loss, nll_loss = self._loss(model, net_output, sample, reduce, overwrite_logits=True)
+        )
+        weight = (
+            blockwise_projection_weight(model) if own_loss and reduce and not self.report_accuracy else None
+        )
+        if weight is not None:
+            # nothing needs the logits: the loss projects the features itself, block by block
+            features, _ = model(**sample["net_input"], features_only=True)
+            loss, nll_loss = self._projected_loss(model, features, weight, sample)
         else:
-            loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
+            net_output = model(**sample["net_input"])
+            if own_loss:
+                # nothing reads the logits after the loss but compute_accuracy, through log_softmax
+                loss, nll_loss = self._loss(model, net_output, sample, reduce, overwrite_logits=True)
+            else:
+                loss, nll_loss = self.compute_loss(model, net_output, sample, reduce=reduce)
         nsentences = sample["target"].size(0)
         sample_size = nsentences if self.sentence_avg else sample["ntokens"]
         logging_output = {
@@ -162,6 +172,24 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
                 )
         lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
         return label_smoothed_nll_loss(lprobs, target, self.eps, ignore_index=self.padding_idx, reduce=reduce)
+
+    def _projected_loss(
+        self, model: torch.nn.Module, features: torch.Tensor, weight: torch.Tensor, sample: dict[str, Any]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        target = model.get_targets(sample, (features, None))
+        if target.dim() != features.dim() - 1:  # not one target per feature row: the general path
+            net_output = (torch.matmul(features, weight.t()), None)
+            return self._loss(model, net_output, sample, reduce=True, overwrite_logits=True)
+        if self.ignore_prefix_size > 0:
+            if target.dim() < 2:
+                raise ConfigError(
+                    "--ignore-prefix-size needs targets with a time dimension (B x T); "
+                    "this model's targets have one value per sentence"
+                )
+            features, target = features[:, self.ignore_prefix_size :], target[:, self.ignore_prefix_size :]
+        return projected_smoothed_cross_entropy(
+            features.reshape(-1, features.size(-1)), weight, target.reshape(-1), self.eps, self.padding_idx
+        )
 
     def compute_accuracy(
         self, model: torch.nn.Module, net_output: Any, sample: dict[str, Any]

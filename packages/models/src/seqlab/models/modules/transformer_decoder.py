@@ -138,6 +138,16 @@ class TransformerDecoder(IncrementalDecoder):
         """Project features to vocabulary logits."""
         return self.output_projection(features)
 
+    def output_projection_weight(self) -> torch.Tensor | None:
+        """The projection's weight, unless a subclass changed ``forward``, ``output_layer`` or the projection."""
+        cls = TransformerDecoder
+        if type(self).forward is not cls.forward or type(self).output_layer is not cls.output_layer:
+            return None
+        projection = self.output_projection
+        if type(projection) is not nn.Linear or projection.bias is not None:
+            return None
+        return projection.weight
+
     def max_positions(self) -> int:
         """The longest target this decoder accepts (``--max-target-positions``)."""
         return self.max_target_positions

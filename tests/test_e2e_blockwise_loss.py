@@ -1,0 +1,86 @@
+"""seq-train's label-smoothed loss over the transformer's features trains as the whole-logits loss does,
+on one rank and on two DDP ranks (where the projection's gradient arrives through the criterion)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqlab.cli.preprocess import main as preprocess
+from seqlab.core.checkpoint_io import load_checkpoint_file
+
+WORDS = "apple bird cat dog egg fish goat hat ink jam kite lamp".split()
+TRAIN = [
+    *("--task", "translation", "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1"),
+    *("--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64"),
+    *("--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"),
+    *(
+        "--dropout",
+        "0",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.003",
+        "--criterion",
+        "label_smoothed_cross_entropy",
+    ),
+    *("--label-smoothing", "0.1", "--max-tokens", "200", "--seed", "1", "--cpu", "--max-update", "8"),
+    *("--log-format", "simple", "--no-epoch-checkpoints"),
+]
+LAUNCHER = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Binarized copy-task data: source and target dictionaries kept apart, so the projection is untied."""
+    root = tmp_path_factory.mktemp("blockwise")
+    rng = random.Random(0)
+    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7))) for _ in range(400)]
+    for split, part in (("train", lines[:360]), ("valid", lines[360:])):
+        for lang in ("src", "tgt"):
+            (root / f"{split}.{lang}").write_text("".join(f"{line}\n" for line in part), encoding="utf-8")
+    argv = ["-s", "src", "-t", "tgt", "--trainpref", str(root / "train"), "--validpref", str(root / "valid")]
+    assert preprocess([*argv, "--destdir", str(root / "bin")]) == 0
+    return root / "bin"
+
+
+def _train(data: Path, save: Path, *extra: str, launcher: list[str] | None = None) -> dict:
+    cmd = [*(launcher or [sys.executable, "-m"]), "seqlab.cli.train", str(data), *TRAIN]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("SEQLAB_USER_DIRS", None)
+    proc = subprocess.run(
+        [*cmd, "--save-dir", str(save), *extra], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return load_checkpoint_file(str(save / "checkpoint_last.pt"))["model"]
+
+
+def _assert_close(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_blockwise_loss_trains_as_the_whole_logits_loss(data, tmp_path):
+    # --report-accuracy needs the logits, so that run takes the whole-logits loss
+    blockwise = _train(data, tmp_path / "blockwise")
+    whole = _train(data, tmp_path / "whole", "--report-accuracy")
+    _assert_close(blockwise, whole)
+    assert not torch.equal(
+        blockwise["decoder.output_projection.weight"], whole["decoder.embed_tokens.weight"]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("share", [False, True], ids=["untied", "shared"])
+def test_two_ddp_ranks_match_one_rank_with_the_blockwise_loss(data, tmp_path, share):
+    tie = ["--share-decoder-input-output-embed"] if share else []
+    one = _train(data, tmp_path / "one", "--update-freq", "2", *tie)
+    two = _train(data, tmp_path / "two", *tie, launcher=LAUNCHER)
+    _assert_close(one, two)
