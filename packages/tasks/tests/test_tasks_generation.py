@@ -434,6 +434,47 @@ def test_search_over_logits_equals_search_over_log_probabilities(monkeypatch, op
             torch.testing.assert_close(g["positional_scores"], w["positional_scores"], atol=1e-5, rtol=0)
 
 
+class Broken(ToyDecoder):
+    """Gives the first rows of every step NaN, infinite and all-``-inf`` logits."""
+
+    def output_layer(self, features, **kwargs):
+        logits = super().output_layer(features)
+        logits[0, :, 3] = float("nan")
+        logits[1, :, 4] = float("inf")
+        logits[2] = float("-inf")
+        return logits
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7], ids=["own-buffer", "in-place"])
+def test_rows_without_probabilities_die_in_the_fused_log_softmax_as_in_the_plain_one(
+    monkeypatch, temperature
+):
+    d = make_dictionary(3000)
+    model = ToySeq2Seq.build(d, seed=3)
+    model.decoder.__class__ = Broken
+    cfg = {"beam": 3, "max_len_b": 6, "nbest": 3, "temperature": temperature}
+    # the next-token log-probabilities themselves: the plain ones, NaN turned into -inf
+    net_input = batch(SENTENCES)["net_input"]
+    tokens = torch.full((len(SENTENCES), 1), EOS)
+    with torch.no_grad():
+        ensemble = EnsembleModel([model])
+        fused = ensemble.forward_decoder_log_softmax(tokens, ensemble.forward_encoder(net_input), temperature)
+        plain = ensemble.forward_decoder(tokens, ensemble.forward_encoder(net_input), temperature)
+    assert torch.isnan(plain[:3]).all() and not torch.isnan(plain[3:]).any()
+    torch.testing.assert_close(fused, plain.nan_to_num(nan=float("-inf"), posinf=float("inf")))
+    fast = SequenceGenerator([model], d, GenerationConfig(**cfg))
+    assert fast.model.normalizes_by_log_softmax
+    got = fast(batch(SENTENCES))
+    monkeypatch.setattr(EnsembleModel, "normalizes_by_log_softmax", property(lambda self: False))
+    want = SequenceGenerator([model], d, GenerationConfig(**cfg))(batch(SENTENCES))
+    assert [[h["tokens"].tolist() for h in hypos] for hypos in got] == [
+        [h["tokens"].tolist() for h in hypos] for hypos in want
+    ]
+    for g_hypos, w_hypos in zip(got, want):
+        for g, w in zip(g_hypos, w_hypos):
+            assert g["score"] == pytest.approx(w["score"], abs=1e-5)
+
+
 def test_a_model_with_its_own_normalisation_keeps_the_log_softmax_search():
     d = make_dictionary(20)
     model = ToySeq2Seq.build(d, seed=1)

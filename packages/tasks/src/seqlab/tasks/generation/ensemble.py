@@ -88,21 +88,35 @@ class EnsembleModel:
             and type(decoder).get_normalized_probs is Decoder.get_normalized_probs
         )
 
-    def forward_decoder_logits(
+    def forward_decoder_log_softmax(
         self, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float = 1.0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the next token's logits (B x V, fp32) and their log-normaliser (B).
+    ) -> torch.Tensor:
+        """Return the next token's log-probabilities (B x V, fp32), rows without any (NaN or inf logits) all ``-inf``.
 
-        ``logits - normaliser[:, None]`` are the log-probabilities of :meth:`forward_decoder`;
-        searching over the logits and shifting only the chosen ones saves two passes over
-        B x V. Only for :attr:`normalizes_by_log_softmax` ensembles.
+        Equal to :meth:`forward_decoder` for :attr:`normalizes_by_log_softmax` ensembles, in fewer
+        passes: the log-softmax is one fused pass per row, written over the logits where they are
+        a tensor of their own (a fresh B x V buffer costs more in page faults than the pass), and
+        the NaN-free guarantee comes from one column, since a row with a NaN or infinite logit, or
+        with every logit ``-inf``, comes out of the log-softmax all NaN.
         """
+        model = self.models[0]
         logits, _ = self._next_logits(0, tokens, encoder_outs, temperature)
+        weight_of = getattr(model, "output_projection_weight", None)
+        # a projection's output, a division by the temperature and a cast are tensors of their own
+        own = (
+            temperature != 1.0
+            or logits.dtype != torch.float32
+            or (weight_of is not None and weight_of() is not None)
+        )
         logits = logits[:, -1, :].float()
-        # torch.logsumexp is slower on the CPU than these three passes; NaN or inf logits give
-        # a non-finite normaliser, as they do here
-        peak = logits.amax(dim=1, keepdim=True)
-        return logits, (logits - peak).exp_().sum(dim=1).log_() + peak.squeeze(1)
+        if own and logits.is_contiguous():
+            lprobs = torch._log_softmax(logits, 1, False, out=logits)
+        else:
+            lprobs = torch.log_softmax(logits, dim=1)
+        bad = torch.isnan(lprobs[:, 0])
+        if bool(bad.any()):
+            lprobs.masked_fill_(bad.unsqueeze(1), float("-inf"))
+        return lprobs
 
     def _next_logits(
         self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float

@@ -22,26 +22,20 @@ def beam_candidates(
     lprobs: torch.Tensor,
     prev_scores: torch.Tensor | None,
     beam: int,
-    normalizer: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The 2*K best continuations over all K hypotheses x V tokens of each sentence.
 
-    ``lprobs`` (B x K x V) are log-probabilities or, with ``normalizer`` (B x K), logits whose
-    log-probabilities are ``lprobs - normalizer``: only the candidates kept are shifted. A
-    sentence's 2*K best continuations are among each hypothesis' own 2*K best tokens, since a
+    ``lprobs`` (B x K x V) are log-probabilities. A sentence's 2*K best continuations are among each hypothesis' own 2*K best tokens, since a
     hypothesis adds the same score to all of its tokens: one top-k per hypothesis over V, then
     one per sentence over K x 2*K, instead of a pass adding scores to all K x V.
     """
     if step == 0:
         lprobs, prev_scores = lprobs[:, :1, :], None
-        normalizer = None if normalizer is None else normalizer[:, :1]
     bsz, hyps, vocab = lprobs.shape
     # 2*K: even if K of them end the sentence, K live ones remain
     width = min(2 * beam, vocab)
     top, tokens = row_topk(lprobs.reshape(bsz * hyps, vocab), width)
     top, tokens = top.view(bsz, hyps, width), tokens.view(bsz, hyps, width)
-    if normalizer is not None:
-        top = top - normalizer.unsqueeze(2)
     if prev_scores is not None:
         top = top + prev_scores.unsqueeze(2)
     flat = top.reshape(bsz, hyps * width)

@@ -113,8 +113,8 @@ class SequenceGenerator:
         len_penalty = None if cfg.unnormalized else cfg.lenpen
         offsets = None
 
-        # beam search over one plain log-softmax model searches its logits (see search.py)
-        from_logits = not cfg.sampling and self.model.normalizes_by_log_softmax
+        # one plain log-softmax model: its log-softmax in one fused pass, rows free of NaN
+        fused_log_softmax = not cfg.sampling and self.model.normalizes_by_log_softmax
         for step in range(max_len + 1):
             n = sentence_ids.numel()
             prev = scores[:, step - 1].view(n, beam) if step > 0 else None
@@ -126,13 +126,10 @@ class SequenceGenerator:
                 if hyps == beam
                 else _first_of_each(beam, tokens, row_max_lens, prefix_tokens)
             )
-            # log-probabilities, or with from_logits logits and their per-row log-normaliser
-            normalizer = None
-            if from_logits:
-                lprobs, normalizer = self.model.forward_decoder_logits(
+            if fused_log_softmax:
+                lprobs = self.model.forward_decoder_log_softmax(
                     step_tokens[:, : step + 1], encoder_outs, cfg.temperature
                 )
-                lprobs = _kill_non_finite_rows(lprobs, normalizer)
             else:
                 lprobs = self.model.forward_decoder(step_tokens[:, : step + 1], encoder_outs, cfg.temperature)
             lprobs = self.rules.apply(
@@ -142,16 +139,14 @@ class SequenceGenerator:
                 step_max_lens,
                 step_prefix,
                 may_end=step >= earliest_end,
-                finite=from_logits,
+                finite=fused_log_softmax,
             ).view(n, hyps, -1)
             if cfg.sampling:
                 cand_scores, cand_tokens, cand_beams = sample_candidates(
                     step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
                 )
             else:
-                cand_scores, cand_tokens, cand_beams = beam_candidates(
-                    step, lprobs, prev, beam, None if normalizer is None else normalizer.view(n, hyps)
-                )
+                cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
             if offsets is None or offsets.size(0) != n:
                 offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
             cand_rows = cand_beams + offsets
@@ -216,16 +211,6 @@ class SequenceGenerator:
             elif beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
                 self.model.reorder_incremental_state(order)
         return finalized.to_lists()
-
-
-def _kill_non_finite_rows(logits: torch.Tensor, normalizer: torch.Tensor) -> torch.Tensor:
-    """Set to ``-inf`` every row whose normaliser is not finite (NaN or infinite logits, or none
-    allowed): the rows whose log-softmax would hold only NaN or ``-inf``, as in the other path."""
-    bad = ~torch.isfinite(normalizer)
-    if bool(bad.any()):
-        logits.masked_fill_(bad.unsqueeze(1), NEG_INF)
-        normalizer.masked_fill_(bad, 0.0)
-    return logits
 
 
 def _first_of_each(group: int, *per_row: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
