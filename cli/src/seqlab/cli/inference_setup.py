@@ -25,6 +25,8 @@ from seqlab.core.discovery import distribution_installed
 from seqlab.core.options import COMMAND_LINE, ResolvedConfig, ToolSpec, add_common_args, parse
 from seqlab.core.registry import Plugin
 
+from .malloc_tuning import keep_freed_memory
+
 logger = logging.getLogger("seqlab.inference")
 
 #: the plugins a checkpoint records that inference needs, by their key in ``checkpoint["plugins"]``
@@ -312,6 +314,7 @@ def load_inference(
     )
     if check is not None:
         check(args)
+    keep_freed_memory()  # every decoding step's tensors then reuse warm pages (see malloc_tuning)
     torch.manual_seed(int(getattr(args, "seed", 1)))
     paths = checkpoint_paths(args.path)
     task = build_task(task_plugin, args, first, paths[0], with_data=with_task_options)
