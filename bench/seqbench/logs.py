@@ -42,7 +42,10 @@ def interval_speed(intervals: list[Interval], after_update: int) -> list[float]:
     return [i.wps for i in intervals if i.end_update > after_update]
 
 
-_TRANSLATED = re.compile(r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s")
+# the printed rate comes from the unrounded time, which "in Xs" rounds to 0.1 s (5 % at 2 s)
+_TRANSLATED = re.compile(
+    r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s(?: \([\d.,]+ sentences/s, ([\d.,]+) tokens/s\))?"
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,14 @@ class Generated:
     sentences: int
     tokens: int
     seconds: float
+    #: the rate the tool printed, when it did
+    printed_rate: float | None = None
 
     @property
     def tokens_per_s(self) -> float:
         """Generated tokens (end-of-sentence included) per second of generation."""
+        if self.printed_rate is not None:
+            return self.printed_rate
         return self.tokens / self.seconds if self.seconds > 0 else float("nan")
 
 
@@ -64,8 +71,9 @@ def generation_summary(output: str) -> Generated:
     match = _TRANSLATED.search(output)
     if match is None:
         raise ValueError("no 'Translated ... sentences' line in the generation output")
-    sentences, tokens, seconds = match.groups()
-    return Generated(int(sentences.replace(",", "")), int(tokens.replace(",", "")), float(seconds))
+    sentences, tokens, seconds, rate = match.groups()
+    printed = None if rate is None else float(rate.replace(",", ""))
+    return Generated(int(sentences.replace(",", "")), int(tokens.replace(",", "")), float(seconds), printed)
 
 
 def hypotheses(output: str) -> dict[int, str]:
