@@ -4,9 +4,9 @@ The usual path writes the whole ``N x V`` logits (about 110 MB for a 4,096-token
 8,000-piece vocabulary), reads them again for the loss, and once more in the backward pass. Here
 each block of rows is projected, normalised, scored and turned into its gradient while it is
 still in the cache, and the block's share of the feature and weight gradients is computed at
-once; only an ``N x C`` and a ``V x C`` gradient outlive the forward pass. On a 2-core CPU this
-measured about 15 % faster than the whole-matrix path for the output layer and loss together, and
-the step's peak memory drops by the logits buffer.
+once; only an ``N x C`` and a ``V x C`` gradient outlive the forward pass. On a 2-core CPU at
+CONFIG-A's shapes the output layer and loss took 153 ms forward and backward this way against
+200 ms for the whole-matrix path, and the step's peak memory drops by the logits buffer.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from seqlab.core.model import BaseModel
 
 from .fused_smoothed_loss import normalizes_with_plain_log_softmax
 
-#: logits per block: 4 Mi floats (16 MB) measured fastest on a 2-core CPU with 2 MB L2 per core;
-#: smaller blocks lose more to the weight-gradient accumulation than they gain in cache hits
+#: logits per block: 4 Mi floats (16 MB, 538 rows of 7,792). On a 2-core CPU with 2 MB of L2 per
+#: core, blocks of 256 to 1,024 such rows measured alike and 2,048 rows 15 % slower; much smaller
+#: blocks pay more for accumulating the weight gradient block by block than the cache saves
 BLOCK_ELEMENTS = 4 * 1024 * 1024
 
 
