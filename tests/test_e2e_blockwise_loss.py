@@ -20,16 +20,8 @@ TRAIN = [
     *("--task", "translation", "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1"),
     *("--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64"),
     *("--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"),
-    *(
-        "--dropout",
-        "0",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.003",
-        "--criterion",
-        "label_smoothed_cross_entropy",
-    ),
+    *("--dropout", "0", "--optimizer", "adam", "--lr", "0.003"),
+    *("--criterion", "label_smoothed_cross_entropy"),
     *("--label-smoothing", "0.1", "--max-tokens", "200", "--seed", "1", "--cpu", "--max-update", "8"),
     *("--log-format", "simple", "--no-epoch-checkpoints"),
 ]
@@ -72,8 +64,9 @@ def test_blockwise_loss_trains_as_the_whole_logits_loss(data, tmp_path):
     blockwise = _train(data, tmp_path / "blockwise")
     whole = _train(data, tmp_path / "whole", "--report-accuracy")
     _assert_close(blockwise, whole)
+    # the projection is a parameter of its own here, so its gradient comes only through the loss
     assert not torch.equal(
-        blockwise["decoder.output_projection.weight"], whole["decoder.embed_tokens.weight"]
+        blockwise["decoder.output_projection.weight"], blockwise["decoder.embed_tokens.weight"]
     )
 
 

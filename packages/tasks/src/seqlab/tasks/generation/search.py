@@ -25,9 +25,10 @@ def beam_candidates(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The 2*K best continuations over all K hypotheses x V tokens of each sentence.
 
-    ``lprobs`` (B x K x V) are log-probabilities. A sentence's 2*K best continuations are among each hypothesis' own 2*K best tokens, since a
-    hypothesis adds the same score to all of its tokens: one top-k per hypothesis over V, then
-    one per sentence over K x 2*K, instead of a pass adding scores to all K x V.
+    ``lprobs`` (B x K x V) are log-probabilities. A sentence's 2*K best continuations are
+    among each hypothesis' own 2*K best tokens, since a hypothesis adds the same score to all
+    of its tokens: one top-k per hypothesis over V, then one per sentence over K x 2*K,
+    instead of a pass adding scores to all K x V.
     """
     if step == 0:
         lprobs, prev_scores = lprobs[:, :1, :], None
