@@ -130,16 +130,21 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return log-probabilities ``N x V`` and targets ``N``, the ignored prefix dropped."""
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
-        target = model.get_targets(sample, net_output)
-        if self.ignore_prefix_size > 0:
-            if target.dim() < 2:
-                raise ConfigError(
-                    "--ignore-prefix-size needs targets with a time dimension (B x T); "
-                    "this model's targets have one value per sentence"
-                )
-            lprobs = lprobs[:, self.ignore_prefix_size :, :]
-            target = target[:, self.ignore_prefix_size :]
+        lprobs, target = self._without_prefix(lprobs, model.get_targets(sample, net_output))
         return lprobs.reshape(-1, lprobs.size(-1)), target.reshape(-1)
+
+    def _without_prefix(
+        self, scores: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Drop the first ``--ignore-prefix-size`` positions of ``scores`` (B x T x ...) and ``target`` (B x T)."""
+        if self.ignore_prefix_size == 0:
+            return scores, target
+        if target.dim() < 2:
+            raise ConfigError(
+                "--ignore-prefix-size needs targets with a time dimension (B x T); "
+                "this model's targets have one value per sentence"
+            )
+        return scores[:, self.ignore_prefix_size :], target[:, self.ignore_prefix_size :]
 
     def compute_loss(
         self, model: torch.nn.Module, net_output: Any, sample: dict[str, Any], reduce: bool = True
@@ -180,13 +185,7 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
         if target.dim() != features.dim() - 1:  # not one target per feature row: the general path
             net_output = (torch.matmul(features, weight.t()), None)
             return self._loss(model, net_output, sample, reduce=True, overwrite_logits=True)
-        if self.ignore_prefix_size > 0:
-            if target.dim() < 2:
-                raise ConfigError(
-                    "--ignore-prefix-size needs targets with a time dimension (B x T); "
-                    "this model's targets have one value per sentence"
-                )
-            features, target = features[:, self.ignore_prefix_size :], target[:, self.ignore_prefix_size :]
+        features, target = self._without_prefix(features, target)
         return projected_smoothed_cross_entropy(
             features.reshape(-1, features.size(-1)), weight, target.reshape(-1), self.eps, self.padding_idx
         )

@@ -15,8 +15,6 @@ from typing import Any
 
 import torch
 
-from seqlab.core.model import BaseModel
-
 from .fused_smoothed_loss import normalizes_with_plain_log_softmax
 
 #: logits per block: 4 Mi floats (16 MB, 538 rows of 7,792). On a 2-core CPU with 2 MB of L2 per
@@ -57,7 +55,7 @@ def _blocks(
     ignore_index: int,
     rows: int,
     grads: tuple[torch.Tensor | float, torch.Tensor | float] | None,
-    want: tuple[bool, bool] = (False, False),
+    want: tuple[bool, bool],
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Return ``(loss, nll, grad_features, grad_weight)``, the gradients (for upstream ``grads =
     (g_loss, g_nll)``) only where ``want`` asks for them."""
@@ -165,9 +163,9 @@ def blockwise_projection_weight(model: torch.nn.Module) -> torch.Tensor | None:
     """
     if not normalizes_with_plain_log_softmax(model):
         return None
-    inner = getattr(model, "module", model)
-    weight_of = getattr(inner, "output_projection_weight", None)
-    weight = weight_of() if weight_of is not None and isinstance(inner, BaseModel) else None
+    # a BaseModel (checked above), perhaps from a seqlab-core without the method
+    weight_of = getattr(getattr(model, "module", model), "output_projection_weight", None)
+    weight = None if weight_of is None else weight_of()
     if weight is None or weight.dtype != torch.float32 or type(weight.data) is not torch.Tensor:
         return None
     if torch.is_autocast_enabled(weight.device.type):
