@@ -170,6 +170,8 @@ def test_blockwise_projection_only_where_the_logits_are_a_plain_product() -> Non
     assert blockwise_projection_weight(OwnForward.build_model(None, _Task())) is None
     model = ToyLM.build_model(None, _Task())
     with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert blockwise_projection_weight(model) is model.decoder.proj
+    with torch.autocast("cpu", dtype=torch.float16):  # fp16's gradients need the loss scale first
         assert blockwise_projection_weight(model) is None
     assert blockwise_projection_weight(Tempered.build_model(None, _Task())) is None
     assert blockwise_projection_weight(ToyLM.build_model(None, _Task()).to(torch.bfloat16)) is None
@@ -188,3 +190,51 @@ def test_strided_features_give_the_same_loss_and_gradients() -> None:
     got[0].backward()
     want[0].backward()
     torch.testing.assert_close(strided.grad, dense.grad)
+
+
+def _bf16_close(a: torch.Tensor, b: torch.Tensor) -> None:
+    torch.testing.assert_close(a, b, rtol=2e-2, atol=2e-2 * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("weights", [(1.0, 0.0), (1.0, 0.5)], ids=["loss", "loss+nll"])
+def test_bf16_products_give_the_autocast_loss_and_gradients(weights: tuple[float, float]) -> None:
+    features, weight, target = (t.float() if t.is_floating_point() else t for t in _inputs(300, 16, 50))
+    f1, w1 = features.clone().requires_grad_(), weight.clone().requires_grad_()
+    f2, w2 = features.clone().requires_grad_(), weight.clone().requires_grad_()
+    got = projected_smoothed_cross_entropy(f1, w1, target, 0.1, PAD, rows=64, compute_dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = f2 @ w2.t()
+    assert logits.dtype == torch.bfloat16
+    want = label_smoothed_nll_loss(F.log_softmax(logits.float(), dim=-1), target, 0.1, ignore_index=PAD)
+    assert got[0].dtype == torch.float32
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=0.0)  # the same bf16 logits, summed alike
+    (weights[0] * got[0] + weights[1] * got[1]).backward()
+    (weights[0] * want[0] + weights[1] * want[1]).backward()
+    assert f1.grad.dtype == w1.grad.dtype == torch.float32
+    _bf16_close(f1.grad, f2.grad)
+    _bf16_close(w1.grad, w2.grad)
+    # and not merely close to the fp32 gradient's scale: the bf16 rounding of the products shows
+    fp32 = projected_smoothed_cross_entropy(features.requires_grad_(), weight, target, 0.1, PAD, rows=64)
+    assert not torch.equal(fp32[0].detach(), got[0].detach())
+
+
+def test_criterion_under_bf16_autocast_projects_in_blocks_like_autocast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch.manual_seed(0)
+    model = ToyLM.build_model(None, _Task())
+    calls = []
+    real = lsce.projected_smoothed_cross_entropy
+    monkeypatch.setattr(
+        lsce,
+        "projected_smoothed_cross_entropy",
+        lambda *a, **k: calls.append(k.get("compute_dtype")) or real(*a, **k),
+    )
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got, got_grads = _loss_and_grads(model)
+        want, want_grads = _loss_and_grads(model, report_accuracy=True)  # keeps autocast's logits
+    assert calls == [torch.bfloat16]
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=0.0)
+    for a, b in zip(got_grads, want_grads, strict=True):
+        _bf16_close(a, b)

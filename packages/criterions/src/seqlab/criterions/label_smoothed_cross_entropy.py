@@ -13,7 +13,11 @@ from seqlab.core.utils import item
 
 from .fused_smoothed_loss import normalizes_with_plain_log_softmax, smoothed_cross_entropy
 from .loss_metrics import log_loss_metrics
-from .projected_smoothed_loss import blockwise_projection_weight, projected_smoothed_cross_entropy
+from .projected_smoothed_loss import (
+    autocast_compute_dtype,
+    blockwise_projection_weight,
+    projected_smoothed_cross_entropy,
+)
 
 
 def label_smoothed_nll_loss(
@@ -187,7 +191,12 @@ class LabelSmoothedCrossEntropyCriterion(Criterion):
             return self._loss(model, net_output, sample, reduce=True, overwrite_logits=True)
         features, target = self._without_prefix(features, target)
         return projected_smoothed_cross_entropy(
-            features.reshape(-1, features.size(-1)), weight, target.reshape(-1), self.eps, self.padding_idx
+            features.reshape(-1, features.size(-1)),
+            weight,
+            target.reshape(-1),
+            self.eps,
+            self.padding_idx,
+            compute_dtype=autocast_compute_dtype(weight.device),
         )
 
     def compute_accuracy(

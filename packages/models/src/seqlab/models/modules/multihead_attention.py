@@ -45,6 +45,36 @@ def _init_out(linear: nn.Linear) -> None:
     nn.init.zeros_(linear.bias)
 
 
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    attn_mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+) -> torch.Tensor:
+    """``F.scaled_dot_product_attention``, in fp32 where it will be differentiated in bf16 or fp16 on a CPU."""
+    low = q.dtype
+    if (
+        low in (torch.bfloat16, torch.float16)
+        and q.device.type == "cpu"
+        and torch.is_grad_enabled()
+        and (q.requires_grad or k.requires_grad or v.requires_grad)
+    ):
+        # torch's CPU flash-attention backward measured 4x slower in bf16 than in fp32 (torch 2.13,
+        # CONFIG-A shapes), and made --bf16 training slower than fp32; its forward alone is not
+        if attn_mask is not None and attn_mask.is_floating_point():
+            attn_mask = attn_mask.float()
+        with torch.autocast("cpu", enabled=False):  # autocast would cast the inputs back
+            out = F.scaled_dot_product_attention(
+                q.float(), k.float(), v.float(), attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal
+            )
+        return out.to(low)
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal
+    )
+
+
 def _attend_with_weights(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +115,7 @@ class SelfAttention(IncrementalState, nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         if incremental_state is not None:
             k, v = self._cache(incremental_state).append(k, v)
-        out = F.scaled_dot_product_attention(
+        out = attend(
             q,
             k,
             v,
@@ -157,7 +187,7 @@ class CrossAttention(IncrementalState, nn.Module):
             out, weights = _attend_with_weights(q, k, v, attn_mask, dropout)
             weights = weights.reshape(bsz, length, -1)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
+            out = attend(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
         return self.out_proj(out.transpose(1, 2).reshape(bsz, length, self.embed_dim)), weights
 
     def _group(self, rows: int, memory_rows: int, incremental_state: IncrementalStateDict | None) -> int:
