@@ -221,3 +221,16 @@ def test_path_is_required_and_must_exist(data, capsys):
     assert rc == 2 and "--path is required" in err
     rc, _, err = run([str(data), "--path", "nowhere.pt"], capsys)
     assert rc == 1 and "checkpoint nowhere.pt does not exist" in err
+
+
+def test_bf16_on_a_cpu_generates_and_widens_onednn_cache(data, checkpoint, capsys, monkeypatch):
+    from seqlab.core.onednn_cache import CAPACITY, ENV_NAMES
+
+    for name in ENV_NAMES:
+        monkeypatch.setenv(name, "unset")  # recorded, so that what generation sets is undone
+        monkeypatch.delenv(name)
+    rc, out, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--cpu", "--bf16"], capsys)
+    assert rc == 0, err
+    lines, _ = parse_output(out)
+    assert len(lines["H"]) == len(TEST_SRC)
+    assert os.environ[ENV_NAMES[0]] == str(CAPACITY)

@@ -22,6 +22,7 @@ import torch
 from seqlab.core import ConfigError, PluginError, SeqlabError, get_plugin, import_user_dirs
 from seqlab.core.checkpoint_io import load_checkpoint_file
 from seqlab.core.discovery import distribution_installed
+from seqlab.core.onednn_cache import widen_primitive_cache
 from seqlab.core.options import COMMAND_LINE, ResolvedConfig, ToolSpec, add_common_args, parse
 from seqlab.core.registry import Plugin
 
@@ -289,6 +290,9 @@ def load_model(
     if prepare is not None:
         prepare(args)
     model.eval()
+    low_precision = getattr(args, "fp16", False) or getattr(args, "bf16", False)
+    if low_precision and device.type == "cpu":
+        widen_primitive_cache()  # every decoding step meets new shapes, each a compiled kernel
     if getattr(args, "fp16", False):
         model.half()
     elif getattr(args, "bf16", False):

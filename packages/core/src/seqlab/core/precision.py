@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .errors import SeqlabError
+from .onednn_cache import widen_primitive_cache
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class Precision:
                 "usually much slower than fp32; drop --bf16 to train in fp32",
                 " or ".join(NATIVE_BF16_FLAGS),
             )
+        if self.dtype is not None and device.type == "cpu":
+            widen_primitive_cache()  # before the first bf16 or fp16 product compiles a kernel
         if args.fp16:
             self.scaler = torch.amp.GradScaler(
                 device.type,
