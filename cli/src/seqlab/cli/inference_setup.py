@@ -290,13 +290,13 @@ def load_model(
     if prepare is not None:
         prepare(args)
     model.eval()
-    low_precision = getattr(args, "fp16", False) or getattr(args, "bf16", False)
-    if low_precision and device.type == "cpu":
-        widen_primitive_cache()  # every decoding step meets new shapes, each a compiled kernel
-    if getattr(args, "fp16", False):
-        model.half()
-    elif getattr(args, "bf16", False):
-        model.to(torch.bfloat16)
+    dtype = torch.float16 if getattr(args, "fp16", False) else None
+    if dtype is None and getattr(args, "bf16", False):
+        dtype = torch.bfloat16
+    if dtype is not None:
+        if device.type == "cpu":
+            widen_primitive_cache()  # every decoding step meets new shapes, each a compiled kernel
+        model.to(dtype)
     return model.to(device)
 
 

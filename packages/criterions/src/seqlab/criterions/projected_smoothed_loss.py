@@ -104,10 +104,11 @@ def _blocks(
             grad = low_buffer[: stop - start].copy_(grad)
         if grad_features is not None:
             torch.mm(grad, w, out=grad_features[start:stop])
-        if low_grad_weight is not None and grad_weight is not None:
-            grad_weight.add_(torch.mm(grad.t(), x, out=low_grad_weight))
-        elif grad_weight is not None:
-            grad_weight.addmm_(grad.t(), x)
+        if grad_weight is not None:
+            if low_grad_weight is not None:  # the block's product in low precision, summed in fp32
+                grad_weight.add_(torch.mm(grad.t(), x, out=low_grad_weight))
+            else:
+                grad_weight.addmm_(grad.t(), x)
     loss = (1.0 - epsilon - eps_i) * nll + eps_i * smooth
     if grad_features is not None:
         grad_features = grad_features[:n].to(features.dtype)
