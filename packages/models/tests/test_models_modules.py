@@ -75,3 +75,22 @@ def test_reorder_encoder_out_selects_rows_on_each_entrys_batch_dimension():
     assert torch.equal(got["encoder_hidden"][0], encoder_out["encoder_hidden"][0][:, order])
     assert got["src_tokens"] == [] and torch.equal(got["src_lengths"][0], torch.tensor([3, 4, 3, 2]))
     assert got["encoder_out"][0].transpose(0, 1).is_contiguous()  # stays batch-first underneath
+
+
+def test_feed_forward_with_relu_in_place_gives_the_out_of_place_values_and_gradients():
+    from seqlab.models.modules.transformer_layer import FeedForward
+
+    torch.manual_seed(0)
+    for name in ("relu", "gelu"):
+        ff = FeedForward(8, 16, name, activation_dropout=0.0)
+        x = torch.randn(3, 5, 8, requires_grad=True)
+        act = torch.relu if name == "relu" else torch.nn.functional.gelu
+        want = ff.fc2(act(ff.fc1(x)))
+        grads_want = torch.autograd.grad(want.square().sum(), [x, *ff.parameters()])
+        got = ff(x)
+        grads_got = torch.autograd.grad(got.square().sum(), [x, *ff.parameters()])
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+        for g, w in zip(grads_got, grads_want):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+        with torch.no_grad():
+            torch.testing.assert_close(ff(x), want, rtol=0, atol=0)

@@ -27,6 +27,7 @@ from seqlab.tasks.generation import EnsembleModel
 from seqlab.tasks.generation.context_window import ContextWindowDataset
 from seqlab.tasks.generation.lm_scoring import score_lm_batch
 
+from .gc_freeze import loaded_objects_frozen
 from .inference_options import add_batch_args, add_checkpoint_args, add_logging_args
 from .inference_setup import Inference, load_inference, setup_tool_logging
 
@@ -114,7 +115,8 @@ def evaluate(inf: Inference) -> tuple[float, int, float]:
 def _main(argv: list[str]) -> int:
     setup_tool_logging()
     inf = load_inference(PROG, DESCRIPTION, add_args, argv, with_task_options=True)
-    total, count, seconds = evaluate(inf)
+    with loaded_objects_frozen():
+        total, count, seconds = evaluate(inf)
     loss = -total / count / math.log(2)
     print(f"Evaluated {count} tokens in {seconds:.1f}s ({count / seconds if seconds else 0.0:.2f} tokens/s)")
     print(f"Loss (base 2): {loss:.4f}, Perplexity: {2**loss:.2f}", flush=True)

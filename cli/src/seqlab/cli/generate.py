@@ -27,6 +27,7 @@ from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
 from seqlab.tasks.generation import GenerationConfig
 from seqlab.tasks.generation.bleu import TOKENIZERS, corpus_bleu, corpus_chrf
 
+from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
 from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args, add_logging_args
 from .inference_setup import Inference, load_inference, setup_tool_logging
@@ -214,7 +215,7 @@ def _main(argv: list[str]) -> int:
         with_task_options=True,
         check=GenerationConfig.from_args,
     )
-    with _output(inf.args.results_path, inf.args.gen_subset) as out:
+    with loaded_objects_frozen(), _output(inf.args.results_path, inf.args.gen_subset) as out:
         generate(inf, out)
     return 0
 

@@ -23,6 +23,7 @@ from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
 from seqlab.tasks.binarizer import LineEncoder
 from seqlab.tasks.generation import GenerationConfig
 
+from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
 from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args
 from .inference_setup import Inference, load_inference, setup_tool_logging
@@ -159,11 +160,12 @@ def _main(argv: list[str]) -> int:
         if stream.isatty():
             print("Type the input sentence and press return:", file=sys.stderr, flush=True)
         first_id = 0
-        for lines in buffered_lines(stream, args.buffer_size):
-            start = time.perf_counter()
-            results = translator.translate(lines, first_id)
-            translator.print_results(sys.stdout, results, first_id, time.perf_counter() - start)
-            first_id += len(lines)
+        with loaded_objects_frozen():
+            for lines in buffered_lines(stream, args.buffer_size):
+                start = time.perf_counter()
+                results = translator.translate(lines, first_id)
+                translator.print_results(sys.stdout, results, first_id, time.perf_counter() - start)
+                first_id += len(lines)
     finally:
         if stream is not sys.stdin:
             stream.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqlab.core.incremental import IncrementalStateDict
@@ -35,7 +36,10 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the block to ``x`` (... x C)."""
-        x = self.activation(self.fc1(x))
+        x = self.fc1(x)
+        # fc1's output is a tensor of its own that its backward does not keep: ReLU may overwrite
+        # it, which spares a B x T x ffn buffer and its page faults (decoding, training alike)
+        x = x.relu_() if self.activation is F.relu else self.activation(x)
         x = dropout(x, self.activation_dropout, self.training)
         return self.fc2(x)
 
