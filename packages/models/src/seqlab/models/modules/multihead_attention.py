@@ -32,6 +32,16 @@ def _check_heads(embed_dim: int, num_heads: int, flag: str) -> int:
     return embed_dim // num_heads
 
 
+def _split_heads(fused: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The B x H x T x D views of a fused projection's parts (B x T x parts x H x D).
+
+    Unbinding the parts dimension in place (rather than after moving it first) makes the
+    backward stack the parts' gradients straight into the projection's B x T x parts*C layout:
+    one copy instead of a stack and then a copy into that layout.
+    """
+    return tuple(part.transpose(1, 2) for part in fused.unbind(2))
+
+
 def _init_fused(linear: nn.Linear, parts: int) -> None:
     # fairseq initialises q, k and v as separate square matrices (xavier, gain 1/sqrt(2));
     # the fused matrix gets the same distribution part by part.
@@ -112,7 +122,7 @@ class SelfAttention(IncrementalState, nn.Module):
         """Attend over ``x`` (B x T x C) and, when decoding, over the cached earlier positions."""
         bsz, length, _ = x.shape
         qkv = self.in_proj(x).view(bsz, length, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = _split_heads(qkv)
         if incremental_state is not None:
             k, v = self._cache(incremental_state).append(k, v)
         out = attend(
@@ -213,7 +223,7 @@ class CrossAttention(IncrementalState, nn.Module):
             raise ValueError("encoder-decoder attention needs the encoder output (encoder_out)")
         bsz, src_len, _ = memory.shape
         kv = self.kv_proj(memory).view(bsz, src_len, 2, self.num_heads, self.head_dim)
-        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)
+        k, v = _split_heads(kv)
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, "static_kv", {"k": k, "v": v})
         return k, v
