@@ -77,7 +77,7 @@ def test_reorder_encoder_out_selects_rows_on_each_entrys_batch_dimension():
     assert got["encoder_out"][0].transpose(0, 1).is_contiguous()  # stays batch-first underneath
 
 
-def test_feed_forward_with_relu_in_place_gives_the_out_of_place_values_and_gradients():
+def test_feed_forward_gives_the_plain_values_and_gradients_with_and_without_autograd():
     from seqlab.models.modules.transformer_layer import FeedForward
 
     torch.manual_seed(0)
