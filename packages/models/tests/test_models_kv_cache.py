@@ -98,3 +98,12 @@ def test_a_reorder_moving_few_rows_copies_them_in_place():
     assert torch.equal(got_v, torch.cat([v0[order], v1], dim=2))
     cache.reorder(torch.arange(8))  # nothing moves
     assert torch.equal(cache.keys[:, :, : cache.length], got_k)
+
+
+def test_a_rows_filled_positions_are_one_block_for_all_heads():
+    # a reorder then copies one block per row, and the first steps touch only the pages they fill
+    cache = KVCache()
+    for _ in range(3):
+        got_k, _ = cache.append(*_step(4, heads=4, dim=8))
+    row = got_k[1].transpose(0, 1)  # T x H x D
+    assert row.is_contiguous() and got_k.stride(0) == cache.capacity * 4 * 8

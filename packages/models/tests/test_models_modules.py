@@ -52,6 +52,8 @@ def test_one_cached_step_sees_every_real_key():
     assert not is_causal and torch.equal(mask[0, 0, 0], torch.tensor([False, True, True, True]))
     chunk, _ = decoder_self_attn_mask(padding, 2)  # two new queries: causal within the chunk
     assert torch.equal(chunk[0, 0], torch.tensor([[False, True, True, False], [False, True, True, True]]))
+    # nothing padded (beam search over a source): on the CPU no mask, so attention runs without one
+    assert decoder_self_attn_mask(torch.zeros(2, 4, dtype=torch.bool), 3) == (None, False)
 
 
 def test_reorder_encoder_out_selects_rows_on_each_entrys_batch_dimension():

@@ -415,6 +415,15 @@ def test_row_topk_keeps_every_value_of_a_tie():
     assert all(int(i) % 100 == 0 for i in index.flatten())
 
 
+def assert_same_hypotheses(got: list, want: list) -> None:
+    """Same tokens in the same order for every sentence; scores equal up to float rounding."""
+    for g_hypos, w_hypos in zip(got, want):
+        assert [h["tokens"].tolist() for h in g_hypos] == [h["tokens"].tolist() for h in w_hypos]
+        for g, w in zip(g_hypos, w_hypos):
+            assert g["score"] == pytest.approx(w["score"], abs=1e-5)
+            torch.testing.assert_close(g["positional_scores"], w["positional_scores"], atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize(
     "options", [{"beam": 5}, {"beam": 4, "min_len": 3, "unkpen": 2.0, "no_repeat_ngram_size": 2}]
 )
@@ -427,11 +436,57 @@ def test_search_over_logits_equals_search_over_log_probabilities(monkeypatch, op
     got = fast(batch(SENTENCES))
     monkeypatch.setattr(EnsembleModel, "normalizes_by_log_softmax", property(lambda self: False))
     want = SequenceGenerator([model], d, GenerationConfig(**cfg))(batch(SENTENCES))
-    for g_hypos, w_hypos in zip(got, want):
-        assert [h["tokens"].tolist() for h in g_hypos] == [h["tokens"].tolist() for h in w_hypos]
-        for g, w in zip(g_hypos, w_hypos):
-            assert g["score"] == pytest.approx(w["score"], abs=1e-5)
-            torch.testing.assert_close(g["positional_scores"], w["positional_scores"], atol=1e-5, rtol=0)
+    assert_same_hypotheses(got, want)
+
+
+class Projected(ToyDecoder):
+    """Logits are exactly ``features @ W.T``: generation may project into its own kept buffer."""
+
+    def output_projection_weight(self):
+        return self.out.weight
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_logits_projected_into_a_kept_buffer_search_as_the_plain_path(monkeypatch, temperature):
+    d = make_dictionary(3000)
+    model = ToySeq2Seq.build(d, seed=3)
+    model.decoder.out.bias = None
+    model.decoder.__class__ = Projected
+    assert model.output_projection_weight() is model.decoder.out.weight
+    # sources of different lengths end at different steps: the batch shrinks
+    cfg = {"beam": 4, "max_len_a": 1.0, "max_len_b": 2, "nbest": 4, "temperature": temperature}
+    fast = SequenceGenerator([model], d, GenerationConfig(**cfg))
+    buffers = []
+    projected = EnsembleModel._projected_logits
+
+    def watched(self, *args):
+        logits = projected(self, *args)
+        buffers.append((self._logits_buffer.data_ptr(), logits.data_ptr(), logits.size(0)))
+        return logits
+
+    monkeypatch.setattr(EnsembleModel, "_projected_logits", watched)
+    got = fast(batch(SENTENCES))
+    monkeypatch.undo()
+    # one buffer for the whole decode, while the batch shrinks step by step
+    assert len({b for b, _, _ in buffers}) == 1 and {b for b, _, _ in buffers} == {p for _, p, _ in buffers}
+    assert len({rows for _, _, rows in buffers}) > 2
+    monkeypatch.setattr(EnsembleModel, "normalizes_by_log_softmax", property(lambda self: False))
+    want = SequenceGenerator([model], d, GenerationConfig(**cfg))(batch(SENTENCES))
+    assert_same_hypotheses(got, want)
+
+
+def test_under_autocast_the_projection_keeps_the_models_own_path():
+    d = make_dictionary(50)
+    model = ToySeq2Seq.build(d, seed=3)
+    model.decoder.out.bias = None
+    model.decoder.__class__ = Projected
+    ensemble = EnsembleModel([model])
+    ensemble.reset()
+    tokens = torch.full((len(SENTENCES), 1), EOS)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        encoder_outs = ensemble.forward_encoder(batch(SENTENCES)["net_input"])
+        lprobs = ensemble.forward_decoder_log_softmax(tokens, encoder_outs)
+    assert ensemble._logits_buffer is None and lprobs.dtype == torch.float32
 
 
 class Broken(ToyDecoder):

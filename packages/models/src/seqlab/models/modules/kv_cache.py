@@ -7,6 +7,12 @@ only the positions filled so far into a second buffer of the same shape, which t
 becomes the cache: no allocation per step, and no copy of the unused capacity. On the
 CPU, when at most half of the rows change, only those are copied, in place
 (:mod:`.row_reorder`).
+
+The buffers are stored position-major (B x capacity x H x D) and handed out as
+B x H x T x D views. A row's filled positions are then one contiguous block for all heads:
+a reorder copies one block per row instead of one per head, attention reads each row's
+keys from one place, and the first steps touch only the memory pages they fill (head-major,
+every head's block of a row starts on its own page, so filling position 0 touched them all).
 """
 
 from __future__ import annotations
@@ -23,56 +29,67 @@ class KVCache:
     """The keys and values (B x H x T x D) of the positions a self-attention has seen so far."""
 
     def __init__(self) -> None:
-        self.keys: torch.Tensor | None = None
-        self.values: torch.Tensor | None = None
+        # B x capacity x H x D
+        self._keys: torch.Tensor | None = None
+        self._values: torch.Tensor | None = None
         self.length = 0
         # the buffers the next reorder gathers into (the previous cache, recycled)
         self._spare: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
+    def keys(self) -> torch.Tensor | None:
+        """The whole key buffer as a B x H x capacity x D view (positions past ``length`` unset)."""
+        return None if self._keys is None else self._keys.transpose(1, 2)
+
+    @property
+    def values(self) -> torch.Tensor | None:
+        """The whole value buffer as a B x H x capacity x D view (positions past ``length`` unset)."""
+        return None if self._values is None else self._values.transpose(1, 2)
+
+    @property
     def capacity(self) -> int:
         """How many positions fit before the buffers must grow."""
-        return 0 if self.keys is None else self.keys.size(2)
+        return 0 if self._keys is None else self._keys.size(1)
 
     def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Add the new positions' keys and values; return views of every position so far."""
+        """Add the new positions' keys and values (B x H x T x D); return views of every position so far."""
         needed = self.length + keys.size(2)
         if needed > self.capacity:
             self._grow(keys, needed)
-        assert self.keys is not None and self.values is not None
-        self.keys[:, :, self.length : needed] = keys
-        self.values[:, :, self.length : needed] = values
+        assert self._keys is not None and self._values is not None
+        self._keys[:, self.length : needed] = keys.transpose(1, 2)
+        self._values[:, self.length : needed] = values.transpose(1, 2)
         self.length = needed
-        return self.keys[:, :, :needed], self.values[:, :, :needed]
+        return self._keys[:, :needed].transpose(1, 2), self._values[:, :needed].transpose(1, 2)
 
     def reorder(self, new_order: torch.Tensor) -> None:
         """Keep and reorder batch rows (beam search): row ``i`` becomes old row ``new_order[i]``."""
-        if self.keys is None or self.values is None:
+        if self._keys is None or self._values is None:
             return
         rows, n = new_order.numel(), self.length
-        if reorder_rows_in_place((self.keys[:, :, :n], self.values[:, :, :n]), new_order):
-            self.keys, self.values = self.keys[:rows], self.values[:rows]
+        if reorder_rows_in_place((self._keys[:, :n], self._values[:, :n]), new_order):
+            self._keys, self._values = self._keys[:rows], self._values[:rows]
             return
         spare = self._spare
-        if spare is None or spare[0].size(0) < rows or spare[0].shape[1:] != self.keys.shape[1:]:
+        if spare is None or spare[0].size(0) < rows or spare[0].shape[1:] != self._keys.shape[1:]:
             spare = (
-                self.keys.new_empty(rows, *self.keys.shape[1:]),
-                self.values.new_empty(rows, *self.values.shape[1:]),
+                self._keys.new_empty(rows, *self._keys.shape[1:]),
+                self._values.new_empty(rows, *self._values.shape[1:]),
             )
         # a prefix of the rows of a buffer is itself a contiguous buffer of the same layout
         keys, values = spare[0][:rows], spare[1][:rows]
-        torch.index_select(self.keys[:, :, :n], 0, new_order, out=keys[:, :, :n])
-        torch.index_select(self.values[:, :, :n], 0, new_order, out=values[:, :, :n])
-        self._spare = (self.keys, self.values)
-        self.keys, self.values = keys, values
+        torch.index_select(self._keys[:, :n], 0, new_order, out=keys[:, :n])
+        torch.index_select(self._values[:, :n], 0, new_order, out=values[:, :n])
+        self._spare = (self._keys, self._values)
+        self._keys, self._values = keys, values
 
     def _grow(self, like: torch.Tensor, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity, INITIAL_CAPACITY)
         batch, heads, _, dim = like.shape
-        keys = like.new_empty(batch, heads, capacity, dim)
-        values = like.new_empty(batch, heads, capacity, dim)
-        if self.keys is not None and self.values is not None and self.length:
-            keys[:, :, : self.length] = self.keys[:, :, : self.length]
-            values[:, :, : self.length] = self.values[:, :, : self.length]
-        self.keys, self.values = keys, values
+        keys = like.new_empty(batch, capacity, heads, dim)
+        values = like.new_empty(batch, capacity, heads, dim)
+        if self._keys is not None and self._values is not None and self.length:
+            keys[:, : self.length] = self._keys[:, : self.length]
+            values[:, : self.length] = self._values[:, : self.length]
+        self._keys, self._values = keys, values
         self._spare = None

@@ -28,6 +28,8 @@ class EnsembleModel:
             isinstance(getattr(m, "decoder", None), IncrementalDecoder) for m in self.models
         )
         self.states: list[dict[str, Any]] | None = None
+        # the next-token logits of :meth:`forward_decoder_log_softmax`, reused step after step
+        self._logits_buffer: torch.Tensor | None = None
         # one encoder row per sentence, shared by its hypotheses, when every decoder accepts it
         self.grouped_encoder_out = self.incremental and all(
             getattr(m.decoder, "supports_grouped_encoder_out", False) for m in self.models
@@ -97,26 +99,60 @@ class EnsembleModel:
         passes: the log-softmax is one fused pass per row, written over the logits where they are
         a tensor of their own (a fresh B x V buffer costs more in page faults than the pass), and
         the NaN-free guarantee comes from one column, since a row with a NaN or infinite logit, or
-        with every logit ``-inf``, comes out of the log-softmax all NaN.
+        with every logit ``-inf``, comes out of the log-softmax all NaN. Where the model exposes
+        its output projection, the logits are written into one buffer kept from call to call, so
+        the result is valid only until the next call.
         """
         model = self.models[0]
-        logits, _ = self._next_logits(0, tokens, encoder_outs, temperature)
         weight_of = getattr(model, "output_projection_weight", None)
-        # a projection's output, a division by the temperature and a cast are tensors of their own
-        own = (
-            temperature != 1.0
-            or logits.dtype != torch.float32
-            or (weight_of is not None and weight_of() is not None)
-        )
-        logits = logits[:, -1, :].float()
-        if own and logits.is_contiguous():
+        weight = weight_of() if weight_of is not None else None
+        # under autocast the projection would run in the lower precision: the plain path keeps that
+        if weight is not None and weight.dtype == torch.float32 and not _autocasting(weight.device):
+            logits = self._projected_logits(tokens, encoder_outs, weight)
+            if temperature != 1.0:
+                logits.div_(temperature)
             lprobs = torch._log_softmax(logits, 1, False, out=logits)
         else:
-            lprobs = torch.log_softmax(logits, dim=1)
+            logits, _ = self._next_logits(0, tokens, encoder_outs, temperature)
+            # a division by the temperature and a cast are tensors of their own
+            own = temperature != 1.0 or logits.dtype != torch.float32
+            logits = logits[:, -1, :].float()
+            if own and logits.is_contiguous():
+                lprobs = torch._log_softmax(logits, 1, False, out=logits)
+            else:
+                lprobs = torch.log_softmax(logits, dim=1)
         bad = torch.isnan(lprobs[:, 0])
         if bool(bad.any()):
             lprobs.masked_fill_(bad.unsqueeze(1), float("-inf"))
         return lprobs
+
+    def _projected_logits(
+        self, tokens: torch.Tensor, encoder_outs: list[Any] | None, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """The last position's logits (B x V) of the one model, projected into the kept buffer.
+
+        A fresh B x V tensor every step is a large allocation whose pages the C library may
+        fault in again (on a CPU, tens of megabytes a step in beam search); the buffer is
+        allocated once per decode size and reused.
+        """
+        model = self.models[0]
+        encoder_out = encoder_outs[0] if encoder_outs is not None else None
+        state = {"incremental_state": self.states[0]} if self.states is not None else {}
+        features, _ = model.decoder(tokens, encoder_out=encoder_out, features_only=True, **state)
+        features = features[:, -1, :]
+        if features.dtype != weight.dtype:
+            features = features.to(weight.dtype)
+        rows, vocab = features.size(0), weight.size(0)
+        buffer = self._logits_buffer
+        if (
+            buffer is None
+            or buffer.size(0) < rows
+            or buffer.size(1) != vocab
+            or buffer.device != weight.device
+            or buffer.dtype != weight.dtype
+        ):
+            buffer = self._logits_buffer = weight.new_empty(rows, vocab)
+        return torch.mm(features, weight.t(), out=buffer[:rows])
 
     def _next_logits(
         self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float
@@ -142,3 +178,7 @@ class EnsembleModel:
         if len(per_model) == 1:
             return per_model[0]
         return torch.logsumexp(torch.stack(per_model), dim=0) - math.log(len(per_model))
+
+
+def _autocasting(device: torch.device) -> bool:
+    return torch.is_autocast_enabled(device.type)

@@ -63,22 +63,25 @@ class FinalizedHypotheses:
 
     def to_lists(self) -> list[list[dict[str, Any]]]:
         """Fairseq's output: per sentence, its hypotheses best first (``tokens``, ``score``, ...)."""
-        # plain lists and one view per hypothesis row: indexing tensors element by element
-        # would cost more than the last decoding steps of a batch of short sentences
-        tokens = self.tokens.cpu().flatten(0, 1).unbind(0)
-        positional = self.positional.cpu().flatten(0, 1).unbind(0)
-        scores, lengths, count = self.scores.tolist(), self.lengths.tolist(), self.count.tolist()
+        # plain lists, and each hypothesis a view of one packed tensor made by a single split:
+        # indexing or slicing tensors once per hypothesis would cost more than the last decoding
+        # steps of a batch of short sentences
+        filled = torch.arange(self.tokens.size(2), device=self.lengths.device) < self.lengths.unsqueeze(2)
+        sizes = self.lengths.flatten().tolist()
+        tokens = self.tokens[filled].cpu().split(sizes)
+        positional = self.positional[filled].cpu().split(sizes)
+        scores, count = self.scores.tolist(), self.count.tolist()
         out: list[list[dict[str, Any]]] = []
         for sent, n in enumerate(count):
-            row_scores, row_lengths, first = scores[sent], lengths[sent], sent * self.beam
+            row_scores, first = scores[sent], sent * self.beam
             # best first; equal scores keep the order they finished in (a stable sort)
             order = sorted(range(min(n, self.beam)), key=row_scores.__getitem__, reverse=True)
             out.append(
                 [
                     {
-                        "tokens": tokens[first + j][: row_lengths[j]],
+                        "tokens": tokens[first + j],
                         "score": row_scores[j],
-                        "positional_scores": positional[first + j][: row_lengths[j]],
+                        "positional_scores": positional[first + j],
                         "attention": None,
                         "alignment": None,
                     }
