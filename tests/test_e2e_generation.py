@@ -247,6 +247,25 @@ def test_grouped_beam_search_equals_one_encoder_row_per_hypothesis(copy_run, mon
             assert [h["score"] for h in g_hypos] == pytest.approx([h["score"] for h in w_hypos], abs=1e-4)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_beam_search_on_a_gpu_gives_the_cpus_hypotheses_and_keeps_no_logits_buffer(copy_run):
+    task, model = _load(copy_run.save / "checkpoint_last.pt")
+    d = task.target_dictionary
+    cfg = GenerationConfig(beam=5, nbest=5)
+    batches = _test_batches(task, copy_run.data)
+    want = [SequenceGenerator([model], d, cfg)(b) for b in batches]
+    generator = SequenceGenerator([model.cuda()], d, cfg)
+    for sample, want_batch in zip(batches, want):
+        net_input = {k: v.cuda() for k, v in sample["net_input"].items()}
+        got_batch = generator({"net_input": net_input})
+        for g_hypos, w_hypos in zip(got_batch, want_batch):
+            assert [h["tokens"].tolist() for h in g_hypos] == [h["tokens"].tolist() for h in w_hypos]
+            assert [h["score"] for h in g_hypos] == pytest.approx([h["score"] for h in w_hypos], abs=1e-3)
+    # the caching allocator reuses blocks; a kept buffer would hold memory between validations
+    assert generator.model._logits_buffer is None
+
+
 def test_an_ensemble_of_the_checkpoint_with_itself_gives_its_output(copy_run, capsys):
     last = str(copy_run.save / "checkpoint_last.pt")
     argv = [str(copy_run.data), "--beam", "4", "--nbest", "4", "--batch-size", "8"]

@@ -100,8 +100,8 @@ class EnsembleModel:
         a tensor of their own (a fresh B x V buffer costs more in page faults than the pass), and
         the NaN-free guarantee comes from one column, since a row with a NaN or infinite logit, or
         with every logit ``-inf``, comes out of the log-softmax all NaN. Where the model exposes
-        its output projection, the logits are written into one buffer kept from call to call, so
-        the result is valid only until the next call.
+        its output projection, the logits are projected here, on a CPU into one buffer kept from
+        call to call: the result is valid only until the next call.
         """
         model = self.models[0]
         weight_of = getattr(model, "output_projection_weight", None)
@@ -131,9 +131,11 @@ class EnsembleModel:
     ) -> torch.Tensor:
         """The last position's logits (B x V) of the one model, projected into the kept buffer.
 
-        A fresh B x V tensor every step is a large allocation whose pages the C library may
-        fault in again (on a CPU, tens of megabytes a step in beam search); the buffer is
-        allocated once per decode size and reused.
+        On a CPU a fresh B x V tensor every step is a large allocation whose pages the C library
+        may fault in again (tens of megabytes a step in beam search), so the buffer is kept and
+        reused while it is large enough. An accelerator's caching allocator already reuses its
+        blocks, and a kept buffer would hold memory that training needs between validations, so
+        there each call takes a fresh one.
         """
         model = self.models[0]
         encoder_out = encoder_outs[0] if encoder_outs is not None else None
@@ -151,7 +153,9 @@ class EnsembleModel:
             or buffer.device != weight.device
             or buffer.dtype != weight.dtype
         ):
-            buffer = self._logits_buffer = weight.new_empty(rows, vocab)
+            buffer = weight.new_empty(rows, vocab)
+            if weight.device.type == "cpu":
+                self._logits_buffer = buffer
         return torch.mm(features, weight.t(), out=buffer[:rows])
 
     def _next_logits(
