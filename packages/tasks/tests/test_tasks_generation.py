@@ -3,6 +3,7 @@ batch invariance, ensembles, sampling, prefixes and the per-step constraints."""
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import pytest
@@ -13,6 +14,7 @@ from torch import nn
 from seqlab.core import Encoder, EncoderDecoderModel, IncrementalDecoder, LanguageModel
 from seqlab.core.dictionary import Dictionary
 from seqlab.tasks.generation import EnsembleModel, GenerationConfig, SequenceGenerator
+from seqlab.tasks.generation.eval_bleu import ValidationBleu
 from seqlab.tasks.generation.logit_rules import ban_repeated_ngrams
 from seqlab.tasks.generation.search import row_topk, sample_candidates
 
@@ -473,6 +475,20 @@ def test_logits_projected_into_a_kept_buffer_search_as_the_plain_path(monkeypatc
     monkeypatch.setattr(EnsembleModel, "normalizes_by_log_softmax", property(lambda self: False))
     want = SequenceGenerator([model], d, GenerationConfig(**cfg))(batch(SENTENCES))
     assert_same_hypotheses(got, want)
+
+
+def test_validation_bleu_keeps_no_logits_buffer_for_training_to_carry():
+    d = make_dictionary(50)
+    model = ToySeq2Seq.build(d, seed=3)
+    model.decoder.out.bias = None
+    model.decoder.__class__ = Projected
+    sample = batch(SENTENCES)
+    sample["target"] = torch.tensor([[*s[:2], EOS] if len(s) > 1 else [s[0], EOS, PAD] for s in SENTENCES])
+    bleu = ValidationBleu(argparse.Namespace(eval_bleu_detok="space"), d, None)
+    with torch.no_grad():
+        counts = bleu.logging_output(model, sample)
+    assert counts["_bleu_ref_len"] > 0
+    assert bleu._generator is not None and bleu._generator.model._logits_buffer is None
 
 
 def test_under_autocast_the_projection_keeps_the_models_own_path():

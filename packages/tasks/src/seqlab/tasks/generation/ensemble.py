@@ -126,6 +126,10 @@ class EnsembleModel:
             lprobs.masked_fill_(bad.unsqueeze(1), float("-inf"))
         return lprobs
 
+    def release_buffers(self) -> None:
+        """Free what is kept from one decoding step to the next (the logits buffer on a CPU)."""
+        self._logits_buffer = None
+
     def _projected_logits(
         self, tokens: torch.Tensor, encoder_outs: list[Any] | None, weight: torch.Tensor
     ) -> torch.Tensor:

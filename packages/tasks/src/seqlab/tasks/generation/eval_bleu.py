@@ -90,7 +90,9 @@ class ValidationBleu:
     def logging_output(self, model: torch.nn.Module, sample: dict[str, Any]) -> dict[str, int]:
         """Translate a batch and return its BLEU counts as summable logging-output entries."""
         model = getattr(model, "module", model)  # DistributedDataParallel wraps the model
-        hypos = self._generator_for(model).generate([model], sample)
+        generator = self._generator_for(model)
+        hypos = generator.generate([model], sample)
+        generator.model.release_buffers()  # training goes on between validations: hold nothing for it
         pad = self.tgt_dict.pad()
         hyps = [self.decode(h[0]["tokens"], UNK_IN_HYPOTHESIS) if h else "" for h in hypos]
         refs = [self.decode(strip_pad(t, pad), UNK_IN_REFERENCE) for t in sample["target"]]
