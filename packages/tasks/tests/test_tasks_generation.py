@@ -448,12 +448,18 @@ class Projected(ToyDecoder):
         return self.out.weight
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_logits_projected_into_a_kept_buffer_search_as_the_plain_path(monkeypatch, temperature):
-    d = make_dictionary(3000)
+def projected_model(d: Dictionary) -> ToySeq2Seq:
+    """The toy model with a bias-free output layer that it exposes as its projection."""
     model = ToySeq2Seq.build(d, seed=3)
     model.decoder.out.bias = None
     model.decoder.__class__ = Projected
+    return model
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_logits_projected_into_a_kept_buffer_search_as_the_plain_path(monkeypatch, temperature):
+    d = make_dictionary(3000)
+    model = projected_model(d)
     assert model.output_projection_weight() is model.decoder.out.weight
     # sources of different lengths end at different steps: the batch shrinks
     cfg = {"beam": 4, "max_len_a": 1.0, "max_len_b": 2, "nbest": 4, "temperature": temperature}
@@ -479,9 +485,7 @@ def test_logits_projected_into_a_kept_buffer_search_as_the_plain_path(monkeypatc
 
 def test_validation_bleu_keeps_no_logits_buffer_for_training_to_carry():
     d = make_dictionary(50)
-    model = ToySeq2Seq.build(d, seed=3)
-    model.decoder.out.bias = None
-    model.decoder.__class__ = Projected
+    model = projected_model(d)
     sample = batch(SENTENCES)
     sample["target"] = torch.tensor([[*s[:2], EOS] if len(s) > 1 else [s[0], EOS, PAD] for s in SENTENCES])
     bleu = ValidationBleu(argparse.Namespace(eval_bleu_detok="space"), d, None)
@@ -493,9 +497,7 @@ def test_validation_bleu_keeps_no_logits_buffer_for_training_to_carry():
 
 def test_under_autocast_the_projection_keeps_the_models_own_path():
     d = make_dictionary(50)
-    model = ToySeq2Seq.build(d, seed=3)
-    model.decoder.out.bias = None
-    model.decoder.__class__ = Projected
+    model = projected_model(d)
     ensemble = EnsembleModel([model])
     ensemble.reset()
     tokens = torch.full((len(SENTENCES), 1), EOS)

@@ -107,7 +107,11 @@ class EnsembleModel:
         weight_of = getattr(model, "output_projection_weight", None)
         weight = weight_of() if weight_of is not None else None
         # under autocast the projection would run in the lower precision: the plain path keeps that
-        if weight is not None and weight.dtype == torch.float32 and not _autocasting(weight.device):
+        if (
+            weight is not None
+            and weight.dtype == torch.float32
+            and not torch.is_autocast_enabled(weight.device.type)
+        ):
             logits = self._projected_logits(tokens, encoder_outs, weight)
             if temperature != 1.0:
                 logits.div_(temperature)
@@ -141,10 +145,7 @@ class EnsembleModel:
         blocks, and a kept buffer would hold memory that training needs between validations, so
         there each call takes a fresh one.
         """
-        model = self.models[0]
-        encoder_out = encoder_outs[0] if encoder_outs is not None else None
-        state = {"incremental_state": self.states[0]} if self.states is not None else {}
-        features, _ = model.decoder(tokens, encoder_out=encoder_out, features_only=True, **state)
+        features, _ = self._decode(0, tokens, encoder_outs, features_only=True)
         features = features[:, -1, :]
         if features.dtype != weight.dtype:
             features = features.to(weight.dtype)
@@ -162,15 +163,17 @@ class EnsembleModel:
                 self._logits_buffer = buffer
         return torch.mm(features, weight.t(), out=buffer[:rows])
 
+    def _decode(self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, **kwargs: Any) -> Any:
+        """Model ``i``'s decoder over ``tokens``, with its incremental state when it keeps one."""
+        encoder_out = encoder_outs[i] if encoder_outs is not None else None
+        if self.states is not None:
+            kwargs["incremental_state"] = self.states[i]
+        return self.models[i].decoder(tokens, encoder_out=encoder_out, **kwargs)
+
     def _next_logits(
         self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float
     ) -> tuple[torch.Tensor, Any]:
-        model = self.models[i]
-        encoder_out = encoder_outs[i] if encoder_outs is not None else None
-        if self.states is not None:
-            logits, extra = model.decoder(tokens, encoder_out=encoder_out, incremental_state=self.states[i])
-        else:
-            logits, extra = model.decoder(tokens, encoder_out=encoder_out)
+        logits, extra = self._decode(i, tokens, encoder_outs)
         logits = logits[:, -1:, :]
         if temperature != 1.0:
             logits = logits / temperature
@@ -186,7 +189,3 @@ class EnsembleModel:
         if len(per_model) == 1:
             return per_model[0]
         return torch.logsumexp(torch.stack(per_model), dim=0) - math.log(len(per_model))
-
-
-def _autocasting(device: torch.device) -> bool:
-    return torch.is_autocast_enabled(device.type)
