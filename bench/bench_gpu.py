@@ -5,8 +5,10 @@ seq-preprocess, then ``seq-train --bf16`` runs --max-update updates on the GPU. 
 median target tokens/s of the intervals logged after --skip updates; MFU is model FLOP/s
 (matmuls counted from the architecture, x3 for forward and backward) over the bf16 torch.mm
 rate on 8192x8192 matrices measured in the same run. The issue's target is MFU >= 40%.
+``--compile`` trains with ``seq-train --compile`` (torch.compile); its warm-up updates compile,
+so give it a larger --skip.
 
-    python bench/bench_gpu.py [--max-update 60] [--max-tokens 8192] [--json]
+    python bench/bench_gpu.py [--max-update 60] [--max-tokens 8192] [--compile] [--json]
     python bench/bench_gpu.py --allow-cpu --max-update 4 --log-interval 2 --skip 2 --max-tokens 512   # smoke test
 """
 
@@ -62,6 +64,7 @@ def run(opts: argparse.Namespace) -> dict[str, float]:
         argv += ["--max-tokens", str(opts.max_tokens), "--max-update", str(opts.max_update), "--seed", "1"]
         argv += ["--log-format", "json", "--log-interval", str(opts.log_interval), "--disable-validation"]
         argv += ["--no-save", "--bf16"] + ([] if cuda else ["--cpu"])
+        argv += ["--compile"] if opts.compile else []
         result = procs.run(argv, env, cwd=work).check()
         speeds = interval_speed(train_intervals(result.stdout), opts.skip)
         if not speeds:
@@ -73,6 +76,7 @@ def run(opts: argparse.Namespace) -> dict[str, float]:
     wps = median(speeds)
     return {
         "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "compile": opts.compile,
         "tokens_per_s": wps,
         "interval_tokens_per_s": speeds,
         "model_flops_per_token": per_token,
@@ -93,6 +97,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=40000)
     parser.add_argument("--threads", type=int, default=default_threads())
     parser.add_argument("--allow-cpu", action="store_true", help="run on the CPU when there is no GPU")
+    parser.add_argument("--compile", action="store_true", help="train with seq-train --compile")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     opts = parser.parse_args()
     out = run(opts)
@@ -100,7 +105,7 @@ def main() -> None:
         print(json.dumps(out))
         return
     print(
-        f"transformer_wmt_en_de, bf16, {out['device']}: {out['tokens_per_s']:,.0f} target tok/s, "
+        f"transformer_wmt_en_de, bf16{', --compile' if out['compile'] else ''}, {out['device']}: {out['tokens_per_s']:,.0f} target tok/s, "
         f"{out['model_flops_per_token'] / 1e6:.0f} MFLOP/token, bf16 matmul {out['matmul_bf16_flops'] / 1e12:.1f} "
         f"TFLOP/s, MFU {out['mfu_percent']:.1f}% (target >= 40%)"
     )

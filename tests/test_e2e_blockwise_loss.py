@@ -4,7 +4,6 @@ on one rank and on two DDP ranks (where the projection's gradient arrives throug
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqlab.cli.preprocess import main as preprocess
 from seqlab.core.checkpoint_io import load_checkpoint_file
 
-WORDS = "apple bird cat dog egg fish goat hat ink jam kite lamp".split()
 TRAIN = [
     *("--task", "translation", "--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1"),
     *("--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64"),
@@ -29,17 +26,9 @@ LAUNCHER = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
+def data(copy_task) -> Path:
     """Binarized copy-task data: source and target dictionaries kept apart, so the projection is untied."""
-    root = tmp_path_factory.mktemp("blockwise")
-    rng = random.Random(0)
-    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7))) for _ in range(400)]
-    for split, part in (("train", lines[:360]), ("valid", lines[360:])):
-        for lang in ("src", "tgt"):
-            (root / f"{split}.{lang}").write_text("".join(f"{line}\n" for line in part), encoding="utf-8")
-    argv = ["-s", "src", "-t", "tgt", "--trainpref", str(root / "train"), "--validpref", str(root / "valid")]
-    assert preprocess([*argv, "--destdir", str(root / "bin")]) == 0
-    return root / "bin"
+    return copy_task("blockwise", 400, 7, 360)
 
 
 def _train(data: Path, save: Path, *extra: str, launcher: list[str] | None = None) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -147,3 +148,17 @@ def test_fully_sharded_checkpoints_load_under_ddp_and_match(tmp_path, train):
     b = load_checkpoint_file(str(tmp_path / "mixed" / "checkpoint_last.pt"))
     assert a["trainer"]["num_updates"] == b["trainer"]["num_updates"] == 12
     assert_same_state(a["model"], b["model"], exact=False)
+
+
+def test_logged_rates_time_the_whole_interval_from_the_first_update(tmp_path, train):
+    # each update sleeps 0.2 s, so no interval can show more than 5 updates per second; the
+    # first one did when its clock started at the end of the first update
+    proc = train(
+        tmp_path / "ckpt",
+        *("--max-update", "3", "--log-interval", "1", "--log-format", "json", "--no-save"),
+        env={"TOY_STEP_SECONDS": "0.2"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    logged = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    rates = [float(entry["ups"]) for entry in logged if "ups" in entry]
+    assert len(rates) >= 3 and all(0 < rate <= 5.0 for rate in rates), rates

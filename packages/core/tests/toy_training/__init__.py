@@ -175,6 +175,8 @@ def toy_classifier_wide(args):
 class ToyCrossEntropy(Criterion):
     def forward(self, model, sample, reduce=True):
         _maybe_signal(model)
+        if model.training and os.environ.get("TOY_STEP_SECONDS"):
+            time.sleep(float(os.environ["TOY_STEP_SECONDS"]))
         logits = model(**sample["net_input"])
         lprobs = model.get_normalized_probs(logits, log_probs=True)
         loss = torch.nn.functional.nll_loss(lprobs, sample["target"], reduction="sum")

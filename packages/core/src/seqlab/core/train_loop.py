@@ -172,6 +172,8 @@ class TrainingLoop:
         self.task.begin_epoch(self.epoch_itr.epoch, self.trainer.model)
         should_stop = interrupted = False
         with metrics.aggregate("train") as epoch_meters:
+            with metrics.aggregate("train_inner"):
+                self.trainer.start_speed_meters()
             for samples in progress:
                 with metrics.aggregate("train_inner"):
                     outputs = self.trainer.train_step(samples)

@@ -16,6 +16,7 @@ import torch
 
 from . import metrics
 from .builders import build_lr_scheduler, build_optimizer
+from .compilation import compile_errors, compile_model
 from .distributed import DistributedContext
 from .errors import SeqlabError
 from .model_wrapping import (
@@ -32,6 +33,9 @@ from .rng import torch_seed
 from .utils import move_to_device
 
 logger = logging.getLogger(__name__)
+
+#: the rate meters of every update: name, priority in the log line, rounding
+SPEED_METERS = (("wps", 90, 1), ("ups", 100, 2))
 
 
 def select_device(args: Any, ctx: DistributedContext) -> torch.device:
@@ -63,6 +67,9 @@ class Trainer:
         self.wrapped_model = wrap_model(
             self.model, getattr(args, "ddp_backend", "c10d"), self.dist, self.device
         )
+        self.compiled = bool(getattr(args, "compile", False))
+        if self.compiled:  # after wrapping, so that DDP's compiled graphs overlap the gradient sync
+            compile_model(self.wrapped_model, self.device)
         self.precision = Precision(args, self.device)
         self.num_updates = 0
         self._optimizer: Any = None
@@ -103,6 +110,7 @@ class Trainer:
                 with (
                     gradient_sync(self.wrapped_model, last),
                     torch_seed(self.args.seed, self.num_updates, self._micro_index(i)),
+                    compile_errors(self.compiled),
                 ):
                     with self.precision.autocast():
                         _, size, log = self.task.train_step(
@@ -143,7 +151,7 @@ class Trainer:
     def valid_step(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """Evaluate one batch without gradients; return the logging outputs summed over workers."""
         sample, is_dummy = self._prepare(raw)
-        with torch.no_grad(), self.precision.autocast():
+        with torch.no_grad(), self.precision.autocast(), compile_errors(self.compiled):
             _, size, log = self.task.valid_step(sample, self.wrapped_model, self.criterion)
         outputs, _ = self._reduce([] if is_dummy else [log], 0.0 if is_dummy else float(size))
         return outputs
@@ -190,6 +198,15 @@ class Trainer:
             self.lr_scheduler.load_state_dict(state["lr_scheduler"])
         self.num_updates = int(state.get("num_updates", 0))
         self.lr_scheduler.step_update(self.num_updates)
+
+    def start_speed_meters(self) -> None:
+        """Start the clocks of the rate meters (``wps``, ``ups``) in the active aggregators.
+
+        A meter first made by an update's end would time nothing of that update, and the first
+        logged interval would show absurd rates.
+        """
+        for key, priority, digits in SPEED_METERS:
+            metrics.log_speed(key, 0, priority=priority, round=digits)
 
     # -- helpers -------------------------------------------------------------------------------------
     def _micro_index(self, i: int) -> int:
@@ -251,8 +268,8 @@ class Trainer:
         self.task.reduce_metrics(outputs, self.criterion)
         ntokens = sum(float(o.get("ntokens", 0)) for o in outputs)
         nsentences = sum(float(o.get("nsentences", 0)) for o in outputs)
-        metrics.log_speed("wps", ntokens, priority=90, round=1)
-        metrics.log_speed("ups", 1.0, priority=100, round=2)
+        for (key, priority, digits), count in zip(SPEED_METERS, (ntokens, 1.0)):
+            metrics.log_speed(key, count, priority=priority, round=digits)
         metrics.log_scalar("wpb", ntokens, priority=180, round=1)
         metrics.log_scalar("bsz", nsentences, priority=190, round=1)
         metrics.log_scalar("lr", lr, priority=300)

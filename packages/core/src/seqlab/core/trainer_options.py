@@ -14,6 +14,13 @@ class CommonOptions:
     cpu: bool = field(default=False, metadata={"help": "train on the CPU even when a GPU is present"})
     fp16: bool = field(default=False, metadata={"help": "float16 autocast with dynamic loss scaling"})
     bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast"})
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "run the model's forward and backward through torch.compile (the first batches of "
+            "new shapes compile; on CPUs measured slower than eager, see docs/training.md)"
+        },
+    )
     fp16_init_scale: float = field(default=128.0, metadata={"help": "initial loss scale with --fp16"})
     fp16_scale_window: int = field(
         default=2000, metadata={"help": "updates without overflow before the loss scale grows"}

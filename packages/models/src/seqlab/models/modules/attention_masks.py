@@ -2,7 +2,9 @@
 
 Masks are built once per forward and shared by every layer. Where no mask is needed
 (no padding, or padding only after the last token of every row) none is built, so
-PyTorch can pick its fused causal kernels.
+PyTorch can pick its fused causal kernels. Under ``torch.compile`` (``--compile``) masks
+are always built: looking at the padding first would split the compiled graph at a
+data-dependent branch, and a mask that hides nothing gives the same attention.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 
 def key_padding_mask(padding: torch.Tensor | None) -> torch.Tensor | None:
     """Return a B x 1 x 1 x S mask hiding padded keys, or None when nothing is padded."""
-    if padding is None or not bool(padding.any()):
+    if padding is None or (not torch.compiler.is_compiling() and not bool(padding.any())):
         return None
     return ~padding[:, None, None, :]
 
@@ -40,6 +42,8 @@ def decoder_self_attn_mask(padding: torch.Tensor, first_query: int) -> tuple[tor
     positions when decoding incrementally).
     """
     num_keys = padding.size(1)
+    if first_query == 0 and torch.compiler.is_compiling():
+        return causal_padding_mask(padding, 0), False
     if first_query == 0:
         # A pad that follows every real token of its row is never seen by a real query under
         # the causal mask, so only padding before some real token needs an explicit mask.

@@ -4,8 +4,11 @@
 that is several percent of a training step. Here one 64-bit random word gives four 16-bit lanes,
 each compared with ``p * 2**16``: the same distribution up to a rounding of ``p`` to 1/65536
 (the scale uses the rounded value, so the expectation stays exact). Other devices keep
-``F.dropout``, whose kernels draw masks in parallel. :func:`residual_dropout` adds the dropped
-branch to the residual in the same pass (``addcmul``), with the same mask and the same result.
+``F.dropout``, whose kernels draw masks in parallel, and so does code under ``torch.compile``,
+whose generated kernels draw the mask in their fused elementwise pass (and for which this
+module's packed mask drawing splits the graph). :func:`residual_dropout` adds the
+dropped branch to the residual in the same pass (``addcmul``), with the same mask and the same
+result.
 
 The mask holds 0 and 1 as ``uint8``, not ``bool``: products with a mask convert it to the
 tensor's float type first, and torch converts ``bool`` about 3x slower than ``uint8`` on a CPU
@@ -51,7 +54,7 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """``F.dropout(x, p, training)``, drawing its mask more cheaply on a CPU."""
     if not training or p <= 0.0:
         return x
-    if x.device.type != "cpu" or p >= 1.0 or round(p * _LEVELS) == 0:
+    if x.device.type != "cpu" or p >= 1.0 or round(p * _LEVELS) == 0 or torch.compiler.is_compiling():
         return F.dropout(x, p, training=True)
     return _CpuDropout.apply(x, p)
 
@@ -75,6 +78,12 @@ def residual_dropout(residual: torch.Tensor, x: torch.Tensor, p: float, training
     """``residual + dropout(x, p, training)``, one pass over the tensors on a CPU."""
     if not training or p <= 0.0:
         return residual + x
-    if x.device.type != "cpu" or p >= 1.0 or round(p * _LEVELS) == 0 or residual.shape != x.shape:
+    if (
+        x.device.type != "cpu"
+        or p >= 1.0
+        or round(p * _LEVELS) == 0
+        or residual.shape != x.shape
+        or torch.compiler.is_compiling()
+    ):
         return residual + dropout(x, p, training)
     return _CpuResidualDropout.apply(residual, x, p)

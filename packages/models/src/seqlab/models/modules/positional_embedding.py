@@ -39,8 +39,9 @@ class SinusoidalPositionalEmbedding(nn.Module):
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         """Return the embeddings (float32, ``positions.shape + (dim,)``) of integer positions."""
         # fp32 whatever the model's dtype, so angles of far positions stay exact under fp16
-        if positions.device.type != "cpu" or positions.numel() == 0:
-            # computed where they are needed: sizing a table would wait for the device (positions.max())
+        if positions.device.type != "cpu" or positions.numel() == 0 or torch.compiler.is_compiling():
+            # computed where they are needed: sizing a table would wait for the device
+            # (positions.max()), and under torch.compile would split the graph
             emb = self.sinusoids(positions)
             return emb.masked_fill(positions.eq(self.padding_idx).unsqueeze(-1), 0.0)
         size = int(positions.max()) + 1
