@@ -63,6 +63,7 @@ class Case:
     stdin: bytes = b""
     absent: list[str] = field(default_factory=list)  # paths that must not appear
     file_size_limit: int | None = None  # bytes: a write past it fails as on a full disk
+    env: dict[str, str] = field(default_factory=dict)  # more environment, values as placeholders
 
 
 def _train(*argv: str) -> list[str]:
@@ -166,6 +167,16 @@ CASES = [
         [*_train("{bin}"), "--max-source-positions", "4", "--save-dir", "{case}/save"],
         "more than the max positions",
         1,
+    ),
+    Case(
+        "train-compile-without-a-compiler",
+        "seq-train",
+        [*_train("{bin}"), "--compile", "--save-dir", "{case}/save"],
+        "--compile: torch.compile could not compile the model (InvalidCxxCompiler",
+        1,
+        absent=["{case}/save/checkpoint_last.pt"],
+        # a fresh kernel cache, so that no kernel compiled by another test is found
+        env={"CXX": "{case}/no-such-compiler", "TORCHINDUCTOR_CACHE_DIR": "{case}/inductor-cache"},
     ),
     Case(
         "valid-example-longer-than-max-positions",
@@ -571,7 +582,7 @@ def _run(case: Case, world: dict[str, str]) -> Outcome:
         [sys.executable, "-m", f"seqlab.cli.{MODULES[case.tool]}", *(a.format(**names) for a in case.argv)],
         input=case.stdin,
         capture_output=True,
-        env=ONE_THREAD,
+        env={**ONE_THREAD, **{k: v.format(**names) for k, v in case.env.items()}},
         timeout=300,
         cwd=folder,
         preexec_fn=None if case.file_size_limit is None else partial(_limit_file_size, case.file_size_limit),
