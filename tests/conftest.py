@@ -31,17 +31,9 @@ def copy_task(tmp_path_factory) -> Callable[[str, int, int, int], Path]:
             for lang in ("src", "tgt"):
                 text = "".join(f"{line}\n" for line in part)
                 (root / f"{split}.{lang}").write_text(text, encoding="utf-8")
-        argv = [
-            "-s",
-            "src",
-            "-t",
-            "tgt",
-            "--trainpref",
-            str(root / "train"),
-            "--validpref",
-            str(root / "valid"),
-        ]
-        assert preprocess([*argv, "--destdir", str(root / "bin")]) == 0
+        argv = [*("-s", "src", "-t", "tgt"), "--trainpref", str(root / "train")]
+        argv += ["--validpref", str(root / "valid"), "--destdir", str(root / "bin")]
+        assert preprocess(argv) == 0
         return root / "bin"
 
     return make
