@@ -42,13 +42,11 @@ def decoder_self_attn_mask(padding: torch.Tensor, first_query: int) -> tuple[tor
     positions when decoding incrementally).
     """
     num_keys = padding.size(1)
-    if first_query == 0 and torch.compiler.is_compiling():
-        return causal_padding_mask(padding, 0), False
     if first_query == 0:
         # A pad that follows every real token of its row is never seen by a real query under
         # the causal mask, so only padding before some real token needs an explicit mask.
         pad_before_token = padding[:, :-1] & ~padding[:, 1:]
-        if not bool(pad_before_token.any()):
+        if not torch.compiler.is_compiling() and not bool(pad_before_token.any()):
             return None, True
         return causal_padding_mask(padding, 0), False
     if num_keys - first_query == 1:
