@@ -110,6 +110,43 @@ def test_incremental_decoding_matches_full_and_reorders():
     assert torch.equal(get_incremental_state(dec, state, "steps")["n"], torch.tensor([3.0, 1.0, 2.0]))
 
 
+class StackDecoder(IncrementalDecoder):
+    """Two counting layers whose caches the base class's reorder reaches through the module tree."""
+
+    def __init__(self, dictionary):
+        super().__init__(dictionary)
+        self.layers = torch.nn.ModuleList([CountingDecoder(dictionary), CountingDecoder(dictionary)])
+        self.walks = 0
+
+    def modules(self):
+        self.walks += 1
+        return super().modules()
+
+
+def _steps(layer, state):
+    return get_incremental_state(layer, state, "steps")["n"]
+
+
+def test_base_reorder_reaches_every_cached_submodule_walking_the_tree_once_per_decode():
+    d = Dict()
+    dec = StackDecoder(d)
+    state: dict = {}
+    for layer in dec.layers:
+        set_incremental_state(layer, state, "steps", {"n": torch.tensor([1.0, 2.0, 3.0])})
+    dec.reorder_incremental_state(state, torch.tensor([2, 0, 1]))
+    dec.reorder_incremental_state(state, torch.tensor([2, 0, 1]))
+    assert [_steps(layer, state).tolist() for layer in dec.layers] == [[2.0, 3.0, 1.0]] * 2
+    assert dec.walks == 1
+    # a new decode starts from a new state dict: a layer added since is found
+    dec.layers.append(CountingDecoder(d))
+    fresh: dict = {}
+    for layer in dec.layers:
+        set_incremental_state(layer, fresh, "steps", {"n": torch.tensor([1.0, 2.0])})
+    dec.reorder_incremental_state(fresh, torch.tensor([1, 0]))
+    assert [_steps(layer, fresh).tolist() for layer in dec.layers] == [[2.0, 1.0]] * 3
+    assert dec.walks == 2
+
+
 def test_incremental_state_keys_are_per_module():
     d = Dict()
     a, b = CountingDecoder(d), CountingDecoder(d)

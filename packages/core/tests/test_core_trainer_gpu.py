@@ -12,7 +12,10 @@ from seqlab.core.options import parse
 from seqlab.core.train_cli import SPEC
 from seqlab.core.trainer import Trainer
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
 
 TOY = [
     "DATA",

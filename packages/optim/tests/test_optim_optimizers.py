@@ -272,6 +272,7 @@ def test_memory_efficient_fp16_updates_in_fp32(name: str) -> None:
         torch.testing.assert_close(pl, ph.to(torch.bfloat16), atol=0, rtol=0)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("name", sorted(TORCH_REFERENCES))
 def test_cuda_fast_path_matches_torch_optim(name: str) -> None:
