@@ -5,7 +5,7 @@ median of at least 3 runs after an unmeasured warm-up, and prints the raw figure
 table; the results also go to bench-results/latest.json. Progress goes to stderr.
 
     python bench/run_bench.py                 # rows 1, 2, 4-8, 10 (about 45 minutes on 2 cores)
-    python bench/run_bench.py --long          # adds the BLEU rows 3 and 9 (about 3 hours more)
+    python bench/run_bench.py --long          # adds the BLEU rows 3 and 9, and 5b (about 3 hours more)
     python bench/run_bench.py --quick         # smoke test: a few updates, 1 run, no warm-up
     python bench/run_bench.py --only 1,7 --data /path/to/multi30k
 
@@ -43,7 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="smoke test: tiny runs, 1 repetition, no warm-up"
     )
-    parser.add_argument("--long", action="store_true", help="also the BLEU rows 3 and 9 (hours)")
+    parser.add_argument(
+        "--long", action="store_true", help="also the BLEU rows 3 and 9 (hours), and row 5b on row 3's models"
+    )
     parser.add_argument("--only", metavar="ROW[,ROW]", help="only these rows (numbers 1-10)")
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help=f"the Multi30k folder (default: {DEFAULT_DATA})"
@@ -97,6 +99,7 @@ def make_plan(opts: argparse.Namespace) -> Plan:
         quick=quick,
         long=opts.long,
         budget_min=opts.budget_min,
+        keep_work=opts.keep_work,
         **_bf16_choice(opts.bf16),
     )
 
@@ -193,7 +196,9 @@ def measure(plan: Plan, opts: argparse.Namespace) -> list[Row]:
         rows += quality.quality_rows(plan, kits, data)
     if plan.wants("10"):
         rows.append(gpu.gpu_row(plan))
-    order = {k: i for i, k in enumerate(["1", "1b", "2", "3", "4", "5", "6", "7a", "7b", "8", "9", "10"])}
+    order = {
+        k: i for i, k in enumerate(["1", "1b", "2", "3", "4", "5", "5b", "6", "7a", "7b", "8", "9", "10"])
+    }
     return sorted(rows, key=lambda r: order[r.key])
 
 

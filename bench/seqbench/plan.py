@@ -23,6 +23,7 @@ class Plan:
     budget_min: float  # wall-clock budget of each toolkit for row 9
     bf16: bool  # run row 1b (seq-train --bf16)
     bf16_why: str  # why row 1b is or is not run
+    keep_work: bool = False  # keep the work folder, row 3's and row 9's models included
 
     def wants(self, *numbers: str) -> bool:
         """Whether any of these rows was asked for."""
