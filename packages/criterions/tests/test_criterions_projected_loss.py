@@ -51,6 +51,30 @@ def test_blocks_give_the_whole_logits_loss_and_gradients(
     assert f1.grad[target == PAD].abs().max() == 0
 
 
+def test_padding_rows_are_left_out_before_the_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seqlab.criterions import projected_smoothed_loss as psl
+
+    seen = []
+    blocks = psl._blocks
+
+    def counting_blocks(features, *args, **kwargs):
+        seen.append(features.size(0))
+        return blocks(features, *args, **kwargs)
+
+    monkeypatch.setattr(psl, "_blocks", counting_blocks)
+    features, weight, target = _inputs(40, 6, 11)
+    f = features.clone().requires_grad_()
+    loss, _ = projected_smoothed_cross_entropy(f, weight, target, 0.1, PAD, rows=8)
+    loss.backward()
+    assert seen == [int(target.ne(PAD).sum())] and seen[0] < 40
+    assert f.grad[target == PAD].abs().max() == 0 and f.grad[target != PAD].abs().min() > 0
+    # a batch with nothing to count scores 0 and sends no gradient
+    empty = features.clone().requires_grad_()
+    loss, nll = projected_smoothed_cross_entropy(empty, weight, torch.full_like(target, PAD), 0.1, PAD)
+    loss.backward()
+    assert loss.item() == nll.item() == 0 and empty.grad.abs().max() == 0
+
+
 def test_a_frozen_weight_gets_no_gradient_and_no_grad_mode_still_scores() -> None:
     features, weight, target = _inputs(20, 4, 9)
     f = features.clone().requires_grad_()

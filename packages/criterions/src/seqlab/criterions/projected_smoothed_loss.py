@@ -210,9 +210,28 @@ def projected_smoothed_cross_entropy(
     """
     if rows is None:
         rows = block_rows(weight.size(0))
+    if features.device.type == "cpu":  # on an accelerator, finding the rows would wait for it
+        features, target = _counted_rows(features, target, ignore_index)
     return _ProjectedSmoothedCrossEntropy.apply(
         features, weight, target, epsilon, ignore_index, rows, compute_dtype
     )
+
+
+def _counted_rows(
+    features: torch.Tensor, target: torch.Tensor, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The feature rows and targets that count, without the padding's.
+
+    A padding row adds nothing to the loss, yet costs its projection onto the vocabulary, its
+    normalisation and its two gradient products like any other; a batch of Multi30k's training
+    set has about 12 % of its target positions padded. Gathering the rest copies ``N x C``
+    floats, a small fraction of one product's ``N x C x V`` work.
+    """
+    counted = target.ne(ignore_index)
+    if bool(counted.all()):
+        return features, target
+    rows = counted.nonzero().squeeze(1)
+    return features.index_select(0, rows), target.index_select(0, rows)
 
 
 def autocast_compute_dtype(device: torch.device) -> torch.dtype | None:
