@@ -223,9 +223,9 @@ def _counted_rows(
     """The feature rows and targets that count, without the padding's.
 
     A padding row adds nothing to the loss, yet costs its projection onto the vocabulary, its
-    normalisation and its two gradient products like any other; a batch of Multi30k's training
-    set has about 12 % of its target positions padded. Gathering the rest copies ``N x C``
-    floats, a small fraction of one product's ``N x C x V`` work.
+    normalisation and its two gradient products like any other, and CONFIG-A's Multi30k batches
+    pad about 12 % of their target positions. Gathering the rest copies ``N x C`` floats, a small
+    fraction of one product's ``N x C x V`` work.
     """
     counted = target.ne(ignore_index)
     if bool(counted.all()):
