@@ -26,10 +26,10 @@ step() {
 "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())" \
     || { echo "no CUDA device visible to $py"; exit 2; }
 export PYTHONUNBUFFERED=1
-step gpu-tests 180 "$py" -m pytest -q -m gpu -p no:cacheprovider packages/*/tests cli/tests tests examples/*/tests
+step gpu-tests 150 "$py" -m pytest -q -m gpu -p no:cacheprovider packages/*/tests cli/tests tests
 step bench-eager-8k 90 "$py" bench/bench_gpu.py --max-tokens 8192 --json
 step bench-eager-32k 90 "$py" bench/bench_gpu.py --max-tokens 32768 --json
-step bench-compile-32k 180 "$py" bench/bench_gpu.py --max-tokens 32768 --compile --max-update 80 --skip 30 --json
+step bench-compile-32k 240 "$py" bench/bench_gpu.py --max-tokens 32768 --compile --max-update 80 --skip 30 --json
 
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "failed: ${failed[*]} (logs in $out)"
