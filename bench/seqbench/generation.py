@@ -38,11 +38,12 @@ def trained_generation_row(
     """Row 5b: row 5's measure on row 3's models, whose outputs have realistic lengths."""
     row = Row("5b", "generation, beam 5, row 3's models", "tok/s", Target(">=", 2.0, text="≥ 2× fairseq"))
     _timed_generation(row, plan, kits, data, checkpoints, extra, "generate-trained")
-    row.note = "models after 8 epochs (row 3); " + (" ".join(extra) if extra else "no length cap")
     if plan.quick:
         row.note = (
             f"--quick: models after {plan.max_update} updates, first {QUICK_TEST_SENTENCES} test sentences"
         )
+    else:
+        row.note = "models after 8 epochs (row 3); " + (" ".join(extra) if extra else "no length cap")
     return row
 
 
