@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from seqbench import fairseq_env, table, toolkits  # noqa: E402
+from seqbench import fairseq_env, quality, table, toolkits  # noqa: E402
 from seqbench.config import CACHE, DEFAULT_DATA, RESULTS, default_threads  # noqa: E402
 from seqbench.data import prepare  # noqa: E402
 from seqbench.plan import Plan  # noqa: E402
@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="keep this run's logs and checkpoints (in .bench-cache/work/)",
     )
+    parser.add_argument(
+        "--models-from",
+        type=Path,
+        metavar="WORK",
+        help="with --long --only 3: instead of training row 3's models, time row 5b on those an earlier "
+        "--long --keep-work run kept in the work folder WORK (row 3 itself is then not reported)",
+    )
     return parser.parse_args(argv)
 
 
@@ -81,6 +88,13 @@ def make_plan(opts: argparse.Namespace) -> Plan:
         rows -= LONG_ROWS
     if opts.reps is not None and opts.reps < 1:
         raise SystemExit("--reps must be at least 1")
+    if opts.models_from is not None:
+        if not opts.long or rows != {"3"}:
+            raise SystemExit("--models-from needs --long --only 3 (it times row 5b on kept row-3 models)")
+        missing = [str(p) for p in quality.kept_models(opts.models_from).values() if not p.is_file()]
+        if missing:
+            raise SystemExit(f"--models-from {opts.models_from}: no {', '.join(missing)}; pass a work folder "
+                             "kept by a --long --keep-work run")  # fmt: skip
     quick = opts.quick
     max_update = opts.max_update or (4 if quick else 60)
     log_interval = 2 if quick else 10
@@ -100,6 +114,7 @@ def make_plan(opts: argparse.Namespace) -> Plan:
         long=opts.long,
         budget_min=opts.budget_min,
         keep_work=opts.keep_work,
+        models_from=opts.models_from,
         **_bf16_choice(opts.bf16),
     )
 
@@ -169,7 +184,7 @@ def heading(h: dict) -> list[str]:
 
 def measure(plan: Plan, opts: argparse.Namespace) -> list[Row]:
     """Run every asked row and return them in table order."""
-    from seqbench import generation, gpu, preprocessing, quality, startup, training
+    from seqbench import generation, gpu, preprocessing, startup, training
 
     seq = toolkits.seqlab(Path(sys.executable).parent)
     fs = toolkits.fairseq(fairseq_env.ensure()) if plan.rows & NEEDS_FAIRSEQ else None

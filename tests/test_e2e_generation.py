@@ -247,6 +247,43 @@ def test_grouped_beam_search_equals_one_encoder_row_per_hypothesis(copy_run, mon
             assert [h["score"] for h in g_hypos] == pytest.approx([h["score"] for h in w_hypos], abs=1e-4)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"beam": 5, "nbest": 5},
+        {"beam": 1},
+        {"beam": 4, "nbest": 2, "min_len": 3, "no_repeat_ngram_size": 2, "lenpen": 0.6, "max_len_a": 1.0},
+    ],
+    ids=["beam5", "greedy", "rules"],
+)
+def test_tails_decoded_with_the_next_batch_give_each_batch_its_own_hypotheses(copy_run, options):
+    task, model = _load(copy_run.save / "checkpoint_last.pt")
+    _test_batches(task, copy_run.data)
+    dataset = task.dataset("test")
+    # batches of sentences of mixed lengths, whose last few sentences decode alone for several steps
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0)).tolist()
+    batches = [dataset.collater([dataset[i] for i in order[k : k + 8]]) for k in range(0, len(order), 8)]
+    generator = SequenceGenerator([model], task.target_dictionary, GenerationConfig(**options))
+    assert generator.model.can_merge
+    steps = []
+    hook = model.decoder.register_forward_hook(lambda module, args, out: steps.append(args[0].size(0)))
+    try:
+        alone = [generator(b) for b in batches]
+        alone_steps = len(steps)
+        steps.clear()
+        merged = list(generator.generate_batches(iter(batches)))
+    finally:
+        hook.remove()
+    # every batch comes back once, and fewer decoder steps did the work
+    assert sorted(id(sample) for sample, _ in merged) == sorted(id(b) for b in batches)
+    assert len(steps) < alone_steps
+    for sample, got in merged:
+        want = alone[next(i for i, b in enumerate(batches) if b is sample)]
+        for g_hypos, w_hypos in zip(got, want, strict=True):
+            assert [h["tokens"].tolist() for h in g_hypos] == [h["tokens"].tolist() for h in w_hypos]
+            assert [h["score"] for h in g_hypos] == pytest.approx([h["score"] for h in w_hypos], abs=1e-4)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_beam_search_on_a_gpu_gives_the_cpus_hypotheses_and_keeps_no_logits_buffer(copy_run):

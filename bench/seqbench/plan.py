@@ -24,6 +24,7 @@ class Plan:
     bf16: bool  # run row 1b (seq-train --bf16)
     bf16_why: str  # why row 1b is or is not run
     keep_work: bool = False  # keep the work folder, row 3's and row 9's models included
+    models_from: Path | None = None  # an earlier run's kept work folder: row 5b on its row-3 models
 
     def wants(self, *numbers: str) -> bool:
         """Whether any of these rows was asked for."""

@@ -82,6 +82,11 @@ def quality_rows(plan: Plan, kits: dict[str, Toolkit], data: Prepared) -> list[R
     few updates, and a one-minute budget.
     """
     rows = []
+    if plan.models_from is not None:
+        with step(f"row 5b: generation with the models kept in {plan.models_from}"):
+            row = trained_generation_row(plan, kits, data, kept_models(plan.models_from), _gen_extra(plan))
+        row.note += f"; models kept by run {plan.models_from.name}"
+        return [row]
     if plan.wants("3"):
         row = Row("3", "test2016 BLEU after 8 epochs", "BLEU", Target(">=", 27.5, on="seqlab", text="≥ 27.5"))
         stop = ["--max-update", str(plan.max_update)] if plan.quick else ["--max-epoch", "8"]
@@ -101,6 +106,14 @@ def quality_rows(plan: Plan, kits: dict[str, Toolkit], data: Prepared) -> list[R
         rows.append(_score_row(row, plan, scores, stop))
         _remove(plan, scores)
     return rows
+
+
+def kept_models(work: Path) -> dict[str, Path]:
+    """Where a kept work folder holds each toolkit's row-3 model."""
+    return {
+        name: work / "checkpoints" / f"8-epochs-{name}" / "checkpoint_last.pt"
+        for name in ("seqlab", "fairseq")
+    }
 
 
 def _scores(

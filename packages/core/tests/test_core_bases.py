@@ -147,6 +147,31 @@ def test_base_reorder_reaches_every_cached_submodule_walking_the_tree_once_per_d
     assert dec.walks == 2
 
 
+def test_base_merge_reaches_every_cached_submodule_and_names_one_that_cannot_merge():
+    d = Dict()
+    dec = StackDecoder(d)
+
+    def merge(layer):
+        def merge_incremental_state(state, other):
+            joined = torch.cat([_steps(layer, state), _steps(layer, other)])
+            set_incremental_state(layer, state, "steps", {"n": joined})
+
+        return merge_incremental_state
+
+    first: dict = {}
+    second: dict = {}
+    for layer in dec.layers:
+        set_incremental_state(layer, first, "steps", {"n": torch.tensor([1.0, 2.0])})
+        set_incremental_state(layer, second, "steps", {"n": torch.tensor([3.0])})
+    with pytest.raises(TypeError, match="CountingDecoder keeps decoding state but cannot merge it"):
+        dec.merge_incremental_state(first, second)
+    for layer in dec.layers:
+        layer.merge_incremental_state = merge(layer)
+        layer.supports_merged_decoding = True
+    dec.merge_incremental_state(first, second)
+    assert [_steps(layer, first).tolist() for layer in dec.layers] == [[1.0, 2.0, 3.0]] * 2
+
+
 def test_incremental_state_keys_are_per_module():
     d = Dict()
     a, b = CountingDecoder(d), CountingDecoder(d)

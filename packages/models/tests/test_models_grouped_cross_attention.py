@@ -67,12 +67,9 @@ def test_rows_that_do_not_divide_into_the_encoder_rows_are_refused():
 
 
 def test_the_conformance_kit_checks_grouped_rows_and_catches_a_cache_that_ignores_them(kit, monkeypatch):
-    from seqlab.core.dictionary import Dictionary
-    from seqlab.core.testing import check_incremental_decoder
+    from seqlab.core.testing import check_incremental_decoder, dummy_dictionary
 
-    dictionary = Dictionary()
-    for i in range(36):
-        dictionary.add_symbol(f"w{i}")
+    dictionary = dummy_dictionary(40)  # 36 words after the 4 special symbols
     model = kit.build("transformer", kit.TinyTask(dictionary), **kit.TINY_TRANSFORMER).eval()
     assert model.decoder.supports_grouped_encoder_out
     check_incremental_decoder(model)  # the built-in transformer passes the grouped check too

@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import torch
@@ -31,7 +31,7 @@ from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
 from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args, add_logging_args
 from .inference_setup import Inference, load_inference, setup_tool_logging
-from .task_generation import inference_step, make_generator
+from .task_generation import inference_batches, make_generator
 
 PROG = "seq-generate"
 DESCRIPTION = (
@@ -129,22 +129,11 @@ def generate(inf: Inference, out: IO[str]) -> None:
     scorer = Scorer(args)
     progress = Progress(itr, default_format(args.log_format), prefix=f"generate on '{args.gen_subset}'")
     sentences = tokens = 0
-    seconds = 0.0
     has_target = False
-    for batch_no, sample in enumerate(progress, start=1):
-        if not sample or "net_input" not in sample:
-            continue
-        sample = move_to_device(sample, inf.device) if inf.device.type != "cpu" else sample
-        prefix = (
-            sample["target"][:, : cfg.prefix_size]
-            if cfg.prefix_size > 0 and sample["target"] is not None
-            else None
-        )
-        start = time.perf_counter()
-        hypos = inference_step(task, generator, models, sample, prefix)
-        if inf.device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds += time.perf_counter() - start
+    batches = _Batches(progress, inf.device)
+    results = inference_batches(task, generator, models, batches, cfg.prefix_size)
+    clock = _GenerationClock(batches, inf.device)
+    for batch_no, (sample, hypos) in enumerate(clock.timed(results), start=1):
         tokens += sum(len(h[0]["tokens"]) for h in hypos if h)
         sentences += len(hypos)
         for i, sample_id in enumerate(sample["id"].tolist()):
@@ -153,7 +142,9 @@ def generate(inf: Inference, out: IO[str]) -> None:
                 out, args, sample, i, sample_id, hypos[i], src_dict, tgt_dict, decoder, scorer, cfg.nbest
             )
         if batch_no % max(args.log_interval, 1) == 0 or progress.fmt == "tqdm":
-            progress.log({"wps": round(tokens / seconds) if seconds else 0}, tag="generate", step=batch_no)
+            wps = round(tokens / clock.seconds) if clock.seconds else 0
+            progress.log({"wps": wps}, tag="generate", step=batch_no)
+    seconds = clock.seconds
     logger.info("NOTE: hypothesis and token scores are output in base 2")
     rate = (sentences / seconds, tokens / seconds) if seconds else (0.0, 0.0)
     logger.info(
@@ -167,6 +158,51 @@ def generate(inf: Inference, out: IO[str]) -> None:
         print(
             f"Generate {args.gen_subset} with beam={cfg.beam}: {scorer.result_string()}", file=out, flush=True
         )
+
+
+class _Batches:
+    """The split's non-empty batches, on the model's device; counts the time spent loading them."""
+
+    def __init__(self, batches: Iterable[Any], device: torch.device) -> None:
+        self.batches, self.device, self.seconds = batches, device, 0.0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        batches = iter(self.batches)
+        while True:
+            start = time.perf_counter()
+            sample = next(batches, None)
+            usable = bool(sample) and "net_input" in sample
+            if usable and self.device.type != "cpu":
+                sample = move_to_device(sample, self.device)
+            self.seconds += time.perf_counter() - start
+            if sample is None:
+                return
+            if usable:
+                yield sample
+
+
+class _GenerationClock:
+    """Seconds spent generating: the time taken by each batch's results, less the loading of batches."""
+
+    def __init__(self, batches: _Batches, device: torch.device) -> None:
+        self.batches, self.device, self.total = batches, device, 0.0
+
+    @property
+    def seconds(self) -> float:
+        """Generation time so far."""
+        return max(self.total - self.batches.seconds, 0.0)
+
+    def timed(self, results: Iterator[Any]) -> Iterator[Any]:
+        """Yield ``results``, adding the time each one took to come."""
+        while True:
+            start = time.perf_counter()
+            item = next(results, None)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            self.total += time.perf_counter() - start
+            if item is None:
+                return
+            yield item
 
 
 def _print_sentence(

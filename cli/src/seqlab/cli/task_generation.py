@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 
 from seqlab.tasks.generation import build_generator
+from seqlab.tasks.translation import TranslationTask
 
 
 def make_generator(task: Any, models: list[torch.nn.Module], args: Any) -> Any:
@@ -30,3 +32,27 @@ def inference_step(
         return step(generator, models, sample, prefix_tokens=prefix_tokens)
     with torch.no_grad():
         return generator.generate(models, sample, prefix_tokens=prefix_tokens)
+
+
+def inference_batches(
+    task: Any,
+    generator: Any,
+    models: list[torch.nn.Module],
+    samples: Iterable[dict[str, Any]],
+    prefix_size: int = 0,
+) -> Iterator[tuple[dict[str, Any], list[list[dict[str, Any]]]]]:
+    """Yield each batch of ``samples`` with its hypotheses, in the order the batches finish.
+
+    Where the task's inference step is the plain generator call and no prefix is forced, the
+    generator's ``generate_batches`` decodes each batch's last sentences with the next batch
+    (tail merging); otherwise every batch goes through :func:`inference_step` in turn.
+    """
+    step = getattr(type(task), "inference_step", None)
+    plain = step is None or step is TranslationTask.inference_step
+    if plain and prefix_size == 0 and hasattr(generator, "generate_batches"):
+        yield from generator.generate_batches(samples)
+        return
+    for sample in samples:
+        target = sample.get("target")
+        prefix = target[:, :prefix_size] if prefix_size > 0 and target is not None else None
+        yield sample, inference_step(task, generator, models, sample, prefix)

@@ -11,6 +11,7 @@ from ..model import LanguageModel
 from .batches import language_model_batch, translation_batch
 from .dummy_task import DummyTask
 from .failures import Check
+from .merge_checks import compare_merged
 
 
 def check_incremental_decoder(
@@ -29,7 +30,9 @@ def check_incremental_decoder(
     dictionary (for encoder-decoder models also from the encoder's). A decoder that sets
     ``supports_grouped_encoder_out`` also decodes two rows per sentence over one encoder row
     per sentence: one row per sentence at the first step, then each row copied into two,
-    reordered within sentences, and then with a sentence dropped.
+    reordered within sentences, and then with a sentence dropped. A decoder that sets
+    ``supports_merged_decoding`` also decodes two halves of the batch apart and then, from the
+    middle step on, merged into one (:mod:`.merge_checks`).
     """
     check = Check("check_incremental_decoder", type(model).__name__)
     decoder = getattr(model, "decoder", None)
@@ -61,6 +64,8 @@ def check_incremental_decoder(
             _compare(check, model, decoder, net_input, tokens, is_lm, steps, reorders, atol)
             if not is_lm and getattr(decoder, "supports_grouped_encoder_out", False):
                 _compare_grouped(check, model, decoder, net_input, tokens, steps, atol)
+            if not is_lm and getattr(decoder, "supports_merged_decoding", False):
+                compare_merged(check, model, decoder, net_input, tokens, steps, atol)
     finally:
         model.train(was_training)
 

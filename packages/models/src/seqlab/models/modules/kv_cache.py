@@ -83,6 +83,21 @@ class KVCache:
         self._spare = (self._keys, self._values)
         self._keys, self._values = keys, values
 
+    def concat(self, other: KVCache) -> None:
+        """Append ``other``'s rows after this cache's (both must hold the same number of positions)."""
+        if other.length != self.length:
+            raise ValueError(f"cannot merge a cache of {other.length} positions into one of {self.length}")
+        if self._keys is None or self._values is None or other._keys is None or other._values is None:
+            raise ValueError("cannot merge an empty key/value cache")
+        n, first = self.length, self._keys.size(0)
+        rows = first + other._keys.size(0)
+        # the merged cache keeps the larger capacity, so that it regrows no sooner than either would
+        keys = self._keys.new_empty(rows, max(self.capacity, other.capacity), *self._keys.shape[2:])
+        values = self._values.new_empty(keys.shape)
+        keys[:first, :n], keys[first:, :n] = self._keys[:, :n], other._keys[:, :n]
+        values[:first, :n], values[first:, :n] = self._values[:, :n], other._values[:, :n]
+        self._keys, self._values, self._spare = keys, values, None
+
     def _grow(self, like: torch.Tensor, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity, INITIAL_CAPACITY)
         batch, heads, _, dim = like.shape

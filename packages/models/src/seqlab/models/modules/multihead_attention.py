@@ -19,6 +19,7 @@ from torch import nn
 from seqlab.core import ConfigError
 from seqlab.core.incremental import IncrementalState, IncrementalStateDict
 
+from .decode_merging import concat_padded
 from .kv_cache import KVCache
 from .row_reorder import reorder_rows_in_place
 
@@ -150,6 +151,14 @@ class SelfAttention(IncrementalState, nn.Module):
         if state is not None:
             state["cache"].reorder(new_order)
 
+    def merge_incremental_state(
+        self, incremental_state: IncrementalStateDict, other: IncrementalStateDict
+    ) -> None:
+        """Append the cached rows of ``other``, a decode at the same step, after this decode's."""
+        mine, theirs = _both_states(self, incremental_state, other, "kv")
+        if mine is not None and theirs is not None:
+            mine["cache"].concat(theirs["cache"])
+
 
 class CrossAttention(IncrementalState, nn.Module):
     """Encoder-decoder attention; the encoder's keys and values are computed once per decode."""
@@ -259,3 +268,28 @@ class CrossAttention(IncrementalState, nn.Module):
             return
         state["k"] = state["k"].index_select(0, new_order)
         state["v"] = state["v"].index_select(0, new_order)
+
+    def merge_incremental_state(
+        self, incremental_state: IncrementalStateDict, other: IncrementalStateDict
+    ) -> None:
+        """Append the cached encoder keys and values of ``other`` after this decode's, padded to the longer source."""
+        mine, theirs = _both_states(self, incremental_state, other, "static_kv")
+        if mine is None or theirs is None:
+            return
+        if mine.get("group", 1) != theirs.get("group", 1):
+            raise ValueError(
+                f"cannot merge decodes with {mine.get('group', 1)} and {theirs.get('group', 1)} "
+                "decoder rows per encoder row"
+            )
+        for name in ("k", "v"):  # B x H x S x D
+            mine[name] = concat_padded(mine[name], theirs[name], 0, 2)
+
+
+def _both_states(
+    module: IncrementalState, first: IncrementalStateDict, second: IncrementalStateDict, key: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``module``'s state under ``key`` in two decodes, which must both have it or both lack it."""
+    mine, theirs = module.get_incremental_state(first, key), module.get_incremental_state(second, key)
+    if (mine is None) != (theirs is None):
+        raise ValueError(f"cannot merge a decode that has cached '{key}' with one that has not")
+    return mine, theirs

@@ -31,6 +31,8 @@ class TransformerDecoder(IncrementalDecoder):
     # the encoder output reaches only the layers' CrossAttention, which groups beam rows itself;
     # a subclass that reads encoder_out in its own code must set this back to False
     supports_grouped_encoder_out = True
+    # every cache is a SelfAttention's or a CrossAttention's, and both can merge theirs
+    supports_merged_decoding = True
 
     def __init__(
         self, args: Any, dictionary: Any, embed_tokens: nn.Embedding, no_encoder_attn: bool = False
@@ -151,6 +153,20 @@ class TransformerDecoder(IncrementalDecoder):
     def max_positions(self) -> int:
         """The longest target this decoder accepts (``--max-target-positions``)."""
         return self.max_target_positions
+
+    def merge_incremental_state(
+        self, incremental_state: IncrementalStateDict, other: IncrementalStateDict
+    ) -> None:
+        """Append ``other``'s cached rows after this decode's; both must have decoded as many tokens."""
+        mine, theirs = (self.get_incremental_state(s, "decoder") for s in (incremental_state, other))
+        if mine != theirs:
+            lengths = [None if s is None else s["length"] for s in (mine, theirs)]
+            raise SeqlabError(
+                f"cannot merge decodes at different steps ({lengths[0]} and {lengths[1]} tokens)"
+            )
+        super().merge_incremental_state(incremental_state, other)
+        # whether the merged source has padding is decided again at the next step
+        incremental_state.pop(self._state_key("memory"), None)
 
     def _cached_length(self, incremental_state: IncrementalStateDict | None, total: int) -> int:
         state = self.get_incremental_state(incremental_state, "decoder")

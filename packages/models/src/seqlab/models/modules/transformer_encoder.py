@@ -12,6 +12,7 @@ from seqlab.core import Encoder
 from seqlab.core.utils import make_positions
 
 from .attention_masks import key_padding_mask
+from .decode_merging import merge_encoder_out
 from .dropout import dropout
 from .encoder_out import reorder_encoder_out
 from .positional_embedding import build_positional_embedding
@@ -90,6 +91,10 @@ class TransformerEncoder(Encoder):
     def reorder_encoder_out(self, encoder_out: dict[str, Any], new_order: torch.Tensor) -> dict[str, Any]:
         """Select and reorder batch rows of ``encoder_out`` (one ``index_select`` per tensor)."""
         return reorder_encoder_out(encoder_out, new_order)
+
+    def merge_encoder_out(self, first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+        """``first``'s rows then ``second``'s, padded to the longer source (beam search's tail merging)."""
+        return merge_encoder_out(first, second)
 
     def max_positions(self) -> int:
         """The longest source this encoder accepts (``--max-source-positions``)."""

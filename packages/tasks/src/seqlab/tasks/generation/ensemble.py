@@ -35,6 +35,31 @@ class EnsembleModel:
             getattr(m.decoder, "supports_grouped_encoder_out", False) for m in self.models
         )
 
+    @property
+    def can_merge(self) -> bool:
+        """Whether two decodes at the same step can become one (every decoder and encoder can merge)."""
+        return (
+            self.incremental
+            and all(getattr(m.decoder, "supports_merged_decoding", False) for m in self.models)
+            and (not self.has_encoder or all(hasattr(m.encoder, "merge_encoder_out") for m in self.models))
+        )
+
+    def merge_encoder_outs(self, first: list[Any] | None, second: list[Any] | None) -> list[Any] | None:
+        """Every model's encoder output: ``first``'s rows, then ``second``'s."""
+        if first is None or second is None:
+            return None
+        return [m.encoder.merge_encoder_out(a, b) for m, a, b in zip(self.models, first, second)]
+
+    def merge_states(
+        self, first: list[dict[str, Any]] | None, second: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]] | None:
+        """Every model's incremental state: ``first``'s rows, then ``second``'s (``first`` is extended in place)."""
+        if first is None or second is None:
+            return None
+        for model, mine, theirs in zip(self.models, first, second):
+            model.decoder.merge_incremental_state(mine, theirs)
+        return first
+
     def max_decoder_positions(self) -> int:
         """The longest target every model accepts."""
         return min(int(m.max_decoder_positions()) for m in self.models)

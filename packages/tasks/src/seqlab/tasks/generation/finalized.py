@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+
+#: the tensors holding one entry per sentence, and those of them holding one per position too
+_PER_SENTENCE = ("tokens", "positional", "scores", "lengths", "count")
+_PER_POSITION = frozenset({"tokens", "positional"})
 
 
 class FinalizedHypotheses:
@@ -23,6 +28,26 @@ class FinalizedHypotheses:
         self.scores = torch.zeros(num_sentences, beam, device=device)
         self.lengths = torch.zeros(num_sentences, beam, dtype=torch.long, device=device)
         self.count = torch.zeros(num_sentences, dtype=torch.long, device=device)
+
+    def select(self, sentences: torch.Tensor) -> FinalizedHypotheses:
+        """The storage of ``sentences`` only, in that order."""
+        picked = FinalizedHypotheses.__new__(FinalizedHypotheses)
+        picked.beam = self.beam
+        for name in _PER_SENTENCE:
+            setattr(picked, name, getattr(self, name).index_select(0, sentences))
+        return picked
+
+    def join(self, other: FinalizedHypotheses) -> FinalizedHypotheses:
+        """This storage's sentences, then ``other``'s; the narrower is widened to the longer maximum length."""
+        joined = FinalizedHypotheses.__new__(FinalizedHypotheses)
+        joined.beam = self.beam
+        width = max(self.tokens.size(2), other.tokens.size(2))
+        for name in _PER_SENTENCE:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if name in _PER_POSITION:
+                mine, theirs = (F.pad(t, (0, width - t.size(2))) for t in (mine, theirs))
+            setattr(joined, name, torch.cat([mine, theirs]))
+        return joined
 
     def slots(self, sentence_ids: torch.Tensor, ending: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For candidates that end (B x C bool), their slot per sentence and whether a slot is free."""
@@ -61,16 +86,17 @@ class FinalizedHypotheses:
         self.lengths[sent, place] = length
         self.count.index_add_(0, sent, torch.ones_like(sent))
 
-    def to_lists(self) -> list[list[dict[str, Any]]]:
-        """Fairseq's output: per sentence, its hypotheses best first (``tokens``, ``score``, ...)."""
+    def to_lists(self, start: int = 0, stop: int | None = None) -> list[list[dict[str, Any]]]:
+        """Fairseq's output: per sentence (those from ``start`` to ``stop``), its hypotheses best first."""
         # plain lists, and each hypothesis a view of one packed tensor made by a single split:
         # indexing or slicing tensors once per hypothesis would cost more than the last decoding
         # steps of a batch of short sentences
-        filled = torch.arange(self.tokens.size(2), device=self.lengths.device) < self.lengths.unsqueeze(2)
-        sizes = self.lengths.flatten().tolist()
-        tokens = self.tokens[filled].cpu().split(sizes)
-        positional = self.positional[filled].cpu().split(sizes)
-        scores, count = self.scores.tolist(), self.count.tolist()
+        lengths = self.lengths[start:stop]
+        filled = torch.arange(self.tokens.size(2), device=lengths.device) < lengths.unsqueeze(2)
+        sizes = lengths.flatten().tolist()
+        tokens = self.tokens[start:stop][filled].cpu().split(sizes)
+        positional = self.positional[start:stop][filled].cpu().split(sizes)
+        scores, count = self.scores[start:stop].tolist(), self.count[start:stop].tolist()
         out: list[list[dict[str, Any]]] = []
         for sent, n in enumerate(count):
             row_scores, first = scores[sent], sent * self.beam

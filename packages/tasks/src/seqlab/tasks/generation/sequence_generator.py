@@ -21,7 +21,7 @@ alone or in any batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -32,6 +32,8 @@ from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
 from .logit_rules import LogitRules
 from .search import beam_candidates, sample_candidates
+from .search_state import Search
+from .tail_merging import merged_batches
 
 NEG_INF = float("-inf")
 
@@ -82,13 +84,43 @@ class SequenceGenerator:
         ``models`` is accepted for fairseq's callers; the generator's own are used.
         ``prefix_tokens`` (B x P, right-padded with ``<pad>``) are forced as the first tokens.
         """
+        search = self.start(sample, prefix_tokens, bos_token)
+        if search is None:
+            return []
+        while self.advance(search) is not None:
+            pass
+        return search.finalized.to_lists()
+
+    @torch.no_grad()
+    def generate_batches(
+        self, samples: Iterable[dict[str, Any]]
+    ) -> Iterator[tuple[dict[str, Any], list[list[dict[str, Any]]]]]:
+        """Yield ``(sample, hypotheses)`` for every batch, each as soon as all its sentences are done.
+
+        Where the models can merge decodes (:attr:`EnsembleModel.can_merge`), the last few
+        sentences of a batch are decoded together with the next batch (:mod:`.tail_merging`),
+        so batches may finish out of order; otherwise this is :meth:`generate` batch by batch.
+        """
+        if not self.model.can_merge:
+            for sample in samples:
+                yield sample, self.generate(self.model.models, sample)
+            return
+        yield from merged_batches(self, samples)
+
+    def start(
+        self,
+        sample: dict[str, Any],
+        prefix_tokens: torch.Tensor | None = None,
+        bos_token: int | None = None,
+    ) -> Search | None:
+        """Encode ``sample`` and set up its search before the first step (None for an empty batch)."""
         net_input = sample["net_input"]
         src_tokens = net_input["src_tokens"]
         device = src_tokens.device
         bsz, beam = src_tokens.size(0), self.beam_size
         cfg = self.cfg
         if bsz == 0:
-            return []
+            return None
 
         src_len = src_tokens.ne(self.pad).sum(dim=1)
         max_lens = (cfg.max_len_a * src_len + cfg.max_len_b).long().clamp(min=0, max=self.max_len)
@@ -98,119 +130,134 @@ class SequenceGenerator:
 
         self.model.reset()
         encoder_outs = self.model.forward_encoder(net_input)
-        grouped = self.model.grouped_encoder_out
-        if not grouped:
+        if not self.model.grouped_encoder_out:
             per_beam = torch.arange(bsz, device=device).repeat_interleave(beam)
             encoder_outs = self.model.reorder_encoder_out(encoder_outs, per_beam)
 
         tokens = torch.full((bsz * beam, max_len + 2), self.pad, dtype=torch.long, device=device)
         tokens[:, 0] = self.eos if bos_token is None else bos_token
-        scores = torch.zeros(bsz * beam, max_len + 1, device=device)
-        sentence_ids = torch.arange(bsz, device=device)
-        row_max_lens = max_lens.repeat_interleave(beam)
-        earliest_end = int(max_lens.min())  # no row is forced to end before this step
-        finalized = FinalizedHypotheses(bsz, beam, max_len, device)
-        len_penalty = None if cfg.unnormalized else cfg.lenpen
-        offsets = None
+        return Search(
+            tokens=tokens,
+            scores=torch.zeros(bsz * beam, max_len + 1, device=device),
+            sentence_ids=torch.arange(bsz, device=device),
+            max_lens=max_lens,
+            row_max_lens=max_lens.repeat_interleave(beam),
+            earliest_end=int(max_lens.min()),  # no row is forced to end before this step
+            prefix_tokens=prefix_tokens,
+            encoder_outs=encoder_outs,
+            states=self.model.states,
+            finalized=FinalizedHypotheses(bsz, beam, max_len, device),
+        )
 
+    def advance(self, search: Search) -> torch.Tensor | None:
+        """Decode one step of ``search``; return the ids of the sentences it finished, None once none is left.
+
+        The ids index ``search.finalized`` (an empty tensor when no sentence finished).
+        """
+        cfg, beam, device = self.cfg, self.beam_size, search.tokens.device
+        self.model.states = search.states
+        step, tokens, scores, sentence_ids = search.step, search.tokens, search.scores, search.sentence_ids
+        encoder_outs, finalized, max_lens = search.encoder_outs, search.finalized, search.max_lens
+        grouped = self.model.grouped_encoder_out
+        len_penalty = None if cfg.unnormalized else cfg.lenpen
         # one plain log-softmax model: its log-softmax in one fused pass, rows free of NaN
         fused_log_softmax = not cfg.sampling and self.model.normalizes_by_log_softmax
-        for step in range(max_len + 1):
-            n = sentence_ids.numel()
-            prev = scores[:, step - 1].view(n, beam) if step > 0 else None
-            # at step 0 the hypotheses of a sentence are all the same: grouped decoders decode one
-            # row per sentence, and the first reorder copies its cache to the other hypotheses
-            hyps = 1 if grouped and step == 0 and beam > 1 and not cfg.sampling else beam
-            step_tokens, step_max_lens, step_prefix = (
-                (tokens, row_max_lens, prefix_tokens)
-                if hyps == beam
-                else _first_of_each(beam, tokens, row_max_lens, prefix_tokens)
+
+        n = sentence_ids.numel()
+        prev = scores[:, step - 1].view(n, beam) if step > 0 else None
+        # at step 0 the hypotheses of a sentence are all the same: grouped decoders decode one
+        # row per sentence, and the first reorder copies its cache to the other hypotheses
+        hyps = 1 if grouped and step == 0 and beam > 1 and not cfg.sampling else beam
+        step_tokens, step_max_lens, step_prefix = (
+            (tokens, search.row_max_lens, search.prefix_tokens)
+            if hyps == beam
+            else _first_of_each(beam, tokens, search.row_max_lens, search.prefix_tokens)
+        )
+        if fused_log_softmax:
+            lprobs = self.model.forward_decoder_log_softmax(
+                step_tokens[:, : step + 1], encoder_outs, cfg.temperature
             )
-            if fused_log_softmax:
-                lprobs = self.model.forward_decoder_log_softmax(
-                    step_tokens[:, : step + 1], encoder_outs, cfg.temperature
-                )
-            else:
-                lprobs = self.model.forward_decoder(step_tokens[:, : step + 1], encoder_outs, cfg.temperature)
-            lprobs = self.rules.apply(
-                lprobs,
-                step,
-                step_tokens,
-                step_max_lens,
-                step_prefix,
-                may_end=step >= earliest_end,
-                finite=fused_log_softmax,
-            ).view(n, hyps, -1)
-            if cfg.sampling:
-                cand_scores, cand_tokens, cand_beams = sample_candidates(
-                    step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
-                )
-            else:
-                cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
-            if offsets is None or offsets.size(0) != n:
-                offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
-            cand_rows = cand_beams + offsets
-            alive = torch.isfinite(cand_scores)
-            ending = cand_tokens.eq(self.eos) & alive
-
-            # hypotheses ending among the K best candidates are finished
-            slot, accepted = finalized.slots(sentence_ids, ending[:, :beam])
-            finalized.add(
-                step,
-                sentence_ids,
-                accepted,
-                slot,
-                cand_rows[:, :beam],
-                cand_scores[:, :beam],
-                tokens,
-                scores,
-                self.eos,
-                len_penalty,
+        else:
+            lprobs = self.model.forward_decoder(step_tokens[:, : step + 1], encoder_outs, cfg.temperature)
+        lprobs = self.rules.apply(
+            lprobs,
+            step,
+            step_tokens,
+            step_max_lens,
+            step_prefix,
+            may_end=step >= search.earliest_end,
+            finite=fused_log_softmax,
+        ).view(n, hyps, -1)
+        if cfg.sampling:
+            cand_scores, cand_tokens, cand_beams = sample_candidates(
+                step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
             )
+        else:
+            cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
+        offsets = search.offsets
+        if offsets is None or offsets.size(0) != n:
+            offsets = search.offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
+        cand_rows = cand_beams + offsets
+        alive = torch.isfinite(cand_scores)
+        ending = cand_tokens.eq(self.eos) & alive
 
-            # the K best candidates that go on; ended or impossible ones fill in only if needed
-            blocked = ending | ~alive
-            width = cand_scores.size(1)
-            rank = blocked.long() * width + torch.arange(width, device=device)
-            rank, active = rank.topk(beam, dim=1, largest=False)
-            dead = rank.ge(width)
-            done = finalized.count[sentence_ids].ge(beam) | max_lens[sentence_ids].le(step) | dead.all(dim=1)
-            keep = sentences_kept_in_place(done)
-            if keep.numel() == 0:
-                break
+        # hypotheses ending among the K best candidates are finished
+        slot, accepted = finalized.slots(sentence_ids, ending[:, :beam])
+        finalized.add(
+            step,
+            sentence_ids,
+            accepted,
+            slot,
+            cand_rows[:, :beam],
+            cand_scores[:, :beam],
+            tokens,
+            scores,
+            self.eos,
+            len_penalty,
+        )
 
-            active_rows = cand_rows.gather(1, active)
-            next_tokens = cand_tokens.gather(1, active)
-            next_scores = cand_scores.gather(1, active).masked_fill(dead, NEG_INF)
-            if hyps == beam > 1 and not cfg.sampling:  # rows that stay put cost their caches nothing
-                perm = parent_slot_order(active_rows - offsets)
-                active_rows, next_tokens, next_scores = (
-                    t.gather(1, perm) for t in (active_rows, next_tokens, next_scores)
-                )
-            removed = keep.numel() < n
-            if removed:
-                active_rows, next_tokens, next_scores = (
-                    active_rows[keep],
-                    next_tokens[keep],
-                    next_scores[keep],
-                )
-                sentence_ids = sentence_ids[keep]
-                rows_kept = (keep.unsqueeze(1) * beam + torch.arange(beam, device=device)).view(-1)
-                row_max_lens = row_max_lens.index_select(0, rows_kept)
-                earliest_end = int(max_lens[sentence_ids].min())
-                if prefix_tokens is not None:
-                    prefix_tokens = prefix_tokens.index_select(0, rows_kept)
-                encoder_outs = self.model.reorder_encoder_out(encoder_outs, keep if grouped else rows_kept)
-            order = active_rows.view(-1)
-            tokens = tokens.index_select(0, order)
-            tokens[:, step + 1] = next_tokens.view(-1)
-            scores = scores.index_select(0, order)
-            scores[:, step] = next_scores.view(-1)
-            if hyps < beam:  # the caches hold one row per sentence: each hypothesis takes its sentence's
-                self.model.reorder_incremental_state(order.div(beam, rounding_mode="floor"))
-            elif beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
-                self.model.reorder_incremental_state(order)
-        return finalized.to_lists()
+        # the K best candidates that go on; ended or impossible ones fill in only if needed
+        blocked = ending | ~alive
+        width = cand_scores.size(1)
+        rank = blocked.long() * width + torch.arange(width, device=device)
+        rank, active = rank.topk(beam, dim=1, largest=False)
+        dead = rank.ge(width)
+        done = finalized.count[sentence_ids].ge(beam) | max_lens[sentence_ids].le(step) | dead.all(dim=1)
+        keep = sentences_kept_in_place(done)
+        if keep.numel() == 0:
+            return None
+
+        active_rows = cand_rows.gather(1, active)
+        next_tokens = cand_tokens.gather(1, active)
+        next_scores = cand_scores.gather(1, active).masked_fill(dead, NEG_INF)
+        if hyps == beam > 1 and not cfg.sampling:  # rows that stay put cost their caches nothing
+            perm = parent_slot_order(active_rows - offsets)
+            active_rows, next_tokens, next_scores = (
+                t.gather(1, perm) for t in (active_rows, next_tokens, next_scores)
+            )
+        removed = keep.numel() < n
+        finished = sentence_ids[:0]
+        if removed:
+            finished = sentence_ids[done]
+            active_rows, next_tokens, next_scores = active_rows[keep], next_tokens[keep], next_scores[keep]
+            sentence_ids = search.sentence_ids = sentence_ids[keep]
+            rows_kept = (keep.unsqueeze(1) * beam + torch.arange(beam, device=device)).view(-1)
+            search.row_max_lens = search.row_max_lens.index_select(0, rows_kept)
+            search.earliest_end = int(max_lens[sentence_ids].min())
+            if search.prefix_tokens is not None:
+                search.prefix_tokens = search.prefix_tokens.index_select(0, rows_kept)
+            search.encoder_outs = self.model.reorder_encoder_out(encoder_outs, keep if grouped else rows_kept)
+        order = active_rows.view(-1)
+        search.tokens = tokens = tokens.index_select(0, order)
+        tokens[:, step + 1] = next_tokens.view(-1)
+        search.scores = scores = scores.index_select(0, order)
+        scores[:, step] = next_scores.view(-1)
+        if hyps < beam:  # the caches hold one row per sentence: each hypothesis takes its sentence's
+            self.model.reorder_incremental_state(order.div(beam, rounding_mode="floor"))
+        elif beam > 1 or removed:  # with one hypothesis per sentence the order only changes on removal
+            self.model.reorder_incremental_state(order)
+        search.step = step + 1
+        return finished
 
 
 def _first_of_each(group: int, *per_row: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
