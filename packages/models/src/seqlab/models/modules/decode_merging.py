@@ -20,8 +20,9 @@ from .encoder_out import BATCH_DIM, TIME_MAJOR
 TIME_DIM: dict[str, int] = {"encoder_padding_mask": 1, "encoder_embedding": 1}
 
 
-def concat_padded(first: torch.Tensor, second: torch.Tensor, batch_dim: int, time_dim: int | None,
-                  fill: float | bool = 0) -> torch.Tensor:  # fmt: skip
+def concat_padded(
+    first: torch.Tensor, second: torch.Tensor, batch_dim: int, time_dim: int | None, fill: float | bool = 0
+) -> torch.Tensor:
     """``first`` and ``second`` joined along ``batch_dim``, the shorter padded with ``fill`` along ``time_dim``."""
     if time_dim is None or first.size(time_dim) == second.size(time_dim):
         return torch.cat([first, second], dim=batch_dim)
