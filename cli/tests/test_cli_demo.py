@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pytest
 
-from seqlab.cli.demo import parse_generation
+from seqlab.cli.demo import build_parser, parse_generation, write_number_corpus
 from seqlab.cli.number_words import in_words, sample_numbers, with_digit_groups
+from seqlab.tasks.sentencepiece_model import SentencePieceModel
 
 
 @pytest.mark.parametrize(
@@ -36,3 +40,22 @@ def test_samples_are_distinct_and_exclude_held_aside_numbers():
 def test_parse_generation_orders_by_id():
     out = "S-1\t2\nT-1\ttwo\nH-1\t-0.1\t▁two\nD-1\t-0.1\ttwo\nS-0\t1\nT-0\tone\nD-0\t-0.2\tone\nP-0\t-0.2\n"
     assert parse_generation(out) == (["1", "2"], ["one", "two"], ["one", "two"])
+
+
+def test_default_vocabulary_keeps_every_number_word_whole(tmp_path):
+    # with byte pieces taking 256 of a small vocabulary, words were spelled letter by letter
+    # and the demo's model looped on letters; each word must be one piece of the default model
+    defaults = build_parser().parse_args([])
+    prefixes = write_number_corpus(str(tmp_path), defaults.train_size, "num", "en")
+    lines = [
+        line
+        for lang in ("num", "en")
+        for line in Path(f"{prefixes['train']}.{lang}").read_text().splitlines()
+    ]
+    spm = SentencePieceModel.train(lines, vocab_size=defaults.spm_vocab_size, num_threads=1)
+    targets = Path(f"{prefixes['train']}.en").read_text().split()
+    # "zero" is in one sentence of 20,000: its spelling cannot matter
+    words = [word for word, count in Counter(targets).items() if count >= 10]
+    assert len(words) >= 29
+    spelled = {word: spm.encode(word) for word in words if len(spm.encode(word)) > 1}
+    assert not spelled, f"number words split into several pieces: {spelled}"

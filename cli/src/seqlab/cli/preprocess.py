@@ -66,7 +66,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", metavar="N", type=int, default=1, help="number of parallel processes")
     s = parser.add_argument_group("sentencepiece")
     s.add_argument("--bpe", choices=["sentencepiece"], default=None, help="subword-segment the raw text")
-    s.add_argument("--spm-vocab-size", metavar="N", type=int, default=None, help="train a model of N pieces")
+    s.add_argument(
+        "--spm-vocab-size",
+        metavar="N",
+        type=int,
+        default=None,
+        help="train a model of N pieces; 256 of them are byte pieces for characters it has not seen, "
+        "so N must leave room above 256 for the text's own pieces",
+    )
     s.add_argument("--spm-model", metavar="FP", default=None, help="reuse this sentencepiece .model")
     s.add_argument(
         "--spm-model-type", choices=["unigram", "bpe"], default="unigram", help="sentencepiece algorithm"
