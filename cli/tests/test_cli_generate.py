@@ -10,6 +10,7 @@ import sacrebleu
 
 import seqlab.tasks.translation  # noqa: F401  (registered once, outside the tests' isolated registries)
 from seqlab.cli.generate import main
+from seqlab.cli.preprocess import main as preprocess
 from seqlab.core import import_user_dir
 from seqlab.core.checkpoint_io import atomic_save, load_checkpoint_file
 from seqlab.core.testing import isolated_plugins
@@ -234,3 +235,65 @@ def test_bf16_on_a_cpu_generates_and_widens_onednn_cache(data, checkpoint, capsy
     lines, _ = parse_output(out)
     assert len(lines["H"]) == len(TEST_SRC)
     assert os.environ[ENV_NAMES[0]] == str(CAPACITY)
+
+
+def test_score_reference_gives_the_scores_the_search_gave_its_own_output(data, checkpoint, tmp_path, capsys):
+    # greedy search's hypotheses, made the references of a second data directory (the same
+    # dictionary, the pieces as they were generated): scoring them must give the search's scores
+    # (--min-len: the untrained toy model would end every hypothesis after one piece)
+    greedy = ["--beam", "1", "--min-len", "4", "--max-len-b", "8", "--batch-size", "2"]
+    rc, out, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *greedy], capsys)
+    assert rc == 0, err
+    searched, _ = parse_output(out)
+    spm = SentencePieceModel.load(str(data / MODEL_FILENAME))
+    ids = range(len(TEST_SRC))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "test.src").write_text("".join(" ".join(spm.encode(s)) + "\n" for s in TEST_SRC), encoding="utf-8")
+    hypotheses = [searched["H"][i][0].split("\t")[1] for i in ids]
+    (raw / "test.tgt").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    rescored_data = tmp_path / "bin"
+    dictionary = str(data / "dict.src.txt")
+    argv = ["-s", "src", "-t", "tgt", "--testpref", str(raw / "test"), "--destdir", str(rescored_data)]
+    assert preprocess([*argv, "--srcdict", dictionary, "--tgtdict", dictionary]) == 0
+
+    rc, out, err = run(
+        [
+            str(rescored_data),
+            "--path",
+            checkpoint,
+            "--user-dir",
+            TOYS,
+            "--score-reference",
+            "--batch-size",
+            "2",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    scored, other = parse_output(out)
+    for i in ids:
+        assert scored["H"][i][0].split("\t")[1] == hypotheses[i]
+        assert float(scored["H"][i][0].split("\t")[0]) == pytest.approx(
+            float(searched["H"][i][0].split("\t")[0]), abs=1e-4
+        )
+        assert [float(x) for x in scored["P"][i][0].split()] == pytest.approx(
+            [float(x) for x in searched["P"][i][0].split()], abs=1e-4
+        )
+    assert all(len(scored["P"][i][0].split()) >= 5 for i in ids)
+    assert all(scored["D"][i][0].split("\t")[1] == scored["T"][i][0] for i in ids)
+
+
+def test_score_reference_without_references_fails_in_one_line(data, checkpoint, tmp_path, capsys):
+    sources_only = tmp_path / "bin"
+    sources_only.mkdir()
+    for path in data.iterdir():
+        if not path.name.startswith("test.src-tgt.tgt."):  # the references' .bin and .idx
+            (sources_only / path.name).write_bytes(path.read_bytes())
+    rc, out, err = run(
+        [str(sources_only), "--path", checkpoint, "--user-dir", TOYS, "--score-reference"], capsys
+    )
+    assert rc != 0 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        "seq-generate: error: --score-reference needs a split with references; this one has only sources"
+    )

@@ -4,7 +4,8 @@ Prints fairseq's lines (``S-`` source, ``T-`` reference, ``H-`` hypothesis token
 detokenized hypothesis, ``P-`` per-token scores, scores in base 2), the speed in
 sentences/s and tokens/s, and corpus BLEU (sacrebleu) of the ``D-`` lines against the
 ``T-`` lines. With ``--results-path DIR`` the lines go to ``DIR/generate-<split>.txt``,
-written whole or not at all.
+written whole or not at all; with ``--score-reference`` the references are scored instead
+of searched for.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import torch
 from seqlab.core.entry import run_tool
 from seqlab.core.progress import Progress, default_format
 from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
-from seqlab.tasks.generation import GenerationConfig
+from seqlab.tasks.generation import EnsembleModel, GenerationConfig
 from seqlab.tasks.generation.bleu import TOKENIZERS, corpus_bleu, corpus_chrf
+from seqlab.tasks.generation.reference_scoring import score_references
 
 from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
@@ -53,6 +55,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("output and scoring")
     g.add_argument("--results-path", metavar="DIR", default=None, help="write generate-<split>.txt here")
     g.add_argument("--quiet", action="store_true", help="print only the speed and the score")
+    g.add_argument(
+        "--score-reference",
+        action="store_true",
+        help="score each reference instead of searching: H- is the reference, P- its tokens' "
+        "log-probabilities, the score their mean (search options are ignored)",
+    )
     g.add_argument("--scoring", choices=["sacrebleu", "chrf"], default="sacrebleu", help="the corpus metric")
     g.add_argument(
         "--sacrebleu-tokenizer", choices=TOKENIZERS, default="13a", help="sacrebleu's tokenization for BLEU"
@@ -131,7 +139,10 @@ def generate(inf: Inference, out: IO[str]) -> None:
     sentences = tokens = 0
     has_target = False
     batches = _Batches(progress, inf.device)
-    results = inference_batches(task, generator, models, batches, cfg.prefix_size)
+    if args.score_reference:
+        results = _reference_scores(models, batches, tgt_dict.pad())
+    else:
+        results = inference_batches(task, generator, models, batches, cfg.prefix_size)
     clock = _GenerationClock(batches, inf.device)
     for batch_no, (sample, hypos) in enumerate(clock.timed(results), start=1):
         tokens += sum(len(h[0]["tokens"]) for h in hypos if h)
@@ -158,6 +169,14 @@ def generate(inf: Inference, out: IO[str]) -> None:
         print(
             f"Generate {args.gen_subset} with beam={cfg.beam}: {scorer.result_string()}", file=out, flush=True
         )
+
+
+def _reference_scores(
+    models: list[torch.nn.Module], batches: Iterable[dict[str, Any]], pad: int
+) -> Iterator[tuple[dict[str, Any], list[list[dict[str, Any]]]]]:
+    ensemble = EnsembleModel(models)
+    for sample in batches:
+        yield sample, score_references(ensemble, sample, pad)
 
 
 class _Batches:
