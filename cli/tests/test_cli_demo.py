@@ -57,5 +57,5 @@ def test_default_vocabulary_keeps_every_number_word_whole(tmp_path):
     # "zero" is in one sentence of 20,000: its spelling cannot matter
     words = [word for word, count in Counter(targets).items() if count >= 10]
     assert len(words) >= 29
-    spelled = {word: spm.encode(word) for word in words if len(spm.encode(word)) > 1}
+    spelled = {word: pieces for word in words if len(pieces := spm.encode(word)) > 1}
     assert not spelled, f"number words split into several pieces: {spelled}"

@@ -130,7 +130,6 @@ def generate(inf: Inference, out: IO[str]) -> None:
         seed=args.seed,
         num_workers=args.num_workers,
     ).next_epoch_itr(shuffle=False)
-    generator = make_generator(task, models, args)
     load_spm = getattr(task, "load_sentencepiece", None)
     decoder = TextDecoder(args.remove_bpe, load_spm() if load_spm is not None else None)
     src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
@@ -142,6 +141,7 @@ def generate(inf: Inference, out: IO[str]) -> None:
     if args.score_reference:
         results = _reference_scores(models, batches, tgt_dict.pad())
     else:
+        generator = make_generator(task, models, args)
         results = inference_batches(task, generator, models, batches, cfg.prefix_size)
     clock = _GenerationClock(batches, inf.device)
     for batch_no, (sample, hypos) in enumerate(clock.timed(results), start=1):

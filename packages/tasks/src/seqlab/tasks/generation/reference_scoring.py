@@ -32,7 +32,7 @@ def score_references(ensemble: EnsembleModel, sample: dict[str, Any], pad: int) 
             [
                 {
                     "tokens": tokens[kept],
-                    "score": float(positional.mean()) if positional.numel() else 0.0,
+                    "score": float(positional.mean()),  # never empty: every reference ends in </s>
                     "positional_scores": positional,
                     "attention": None,
                     "alignment": None,
