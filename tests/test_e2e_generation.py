@@ -24,8 +24,9 @@ from seqlab.cli.generate import main as generate
 from seqlab.cli.interactive import main as interactive
 from seqlab.cli.preprocess import main as preprocess
 from seqlab.core import get_plugin
-from seqlab.core.checkpoint_io import load_checkpoint_file
+from seqlab.core.checkpoint_io import atomic_save, load_checkpoint_file
 from seqlab.tasks.generation import GenerationConfig, SequenceGenerator
+from seqlab.tasks.generation.alignment import add_alignments
 
 WORDS = "apple bird cat dog egg fish goat hat ink jam kite lamp".split()
 UPDATES = 1000
@@ -335,6 +336,93 @@ def test_interactive_works_from_the_checkpoint_after_the_data_is_deleted(
     finally:
         shutil.move(str(moved), copy_run.data)
     assert [found["D"][i][0].split("\t")[1] for i in range(len(sentences))] == sentences
+
+
+def _diagonal(pieces: int) -> str:
+    return " ".join(f"{j}-{j}" for j in range(pieces))
+
+
+def test_print_alignment_pairs_each_copied_token_with_the_source_token_it_copies(copy_run, capsys):
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = [str(copy_run.data), "--path", last, "--beam", "5", "--batch-size", "16"]
+    assert generate([*argv, "--print-alignment"]) == 0
+    found, _ = _lines(capsys.readouterr().out)
+    ids = range(len(copy_run.test))
+    # the batches mix lengths, so left padding must not shift the source indices
+    assert {i: found["A"][i][0] for i in ids} == {i: _diagonal(len(copy_run.test[i].split())) for i in ids}
+    assert generate([*argv, "--print-alignment", "--score-reference"]) == 0
+    scored, _ = _lines(capsys.readouterr().out)
+    assert scored["A"] == found["A"]
+
+    assert generate([*argv, "--print-alignment", "soft", "--nbest", "2"]) == 0
+    soft, _ = _lines(capsys.readouterr().out)
+    for i in ids:
+        assert len(soft["A"][i]) == len(soft["H"][i]) == 2  # one A- line after each hypothesis
+        for hypo, line in zip(soft["H"][i], soft["A"][i]):
+            rows = [[float(w) for w in row.split(",")] for row in line.split()]
+            words = len(copy_run.test[i].split())
+            assert len(rows) == len(hypo.split("\t")[1].split()) + 1  # a row per token and </s>
+            assert all(len(row) == words + 1 for row in rows)  # a weight per source token and </s>
+            assert all(sum(row) == pytest.approx(1.0, abs=1e-4) for row in rows)
+
+
+def test_alignments_use_the_attention_the_search_saw_step_by_step(copy_run):
+    task, model = _load(copy_run.save / "checkpoint_last.pt")
+    d = task.target_dictionary
+    generator = SequenceGenerator([model], d, GenerationConfig(beam=4, nbest=4))
+    sample = _test_batches(task, copy_run.data)[0]
+    hypos = generator(sample)
+    add_alignments([model], sample["net_input"], hypos, 4, "hard", d.pad(), d.eos())
+    for i, sentence in enumerate(hypos):
+        src = sample["net_input"]["src_tokens"][i]
+        kept = src.ne(d.pad())
+        with torch.no_grad():
+            encoder_out = model.encoder(src[kept].unsqueeze(0), src_lengths=torch.tensor([int(kept.sum())]))
+            for hypo in sentence:
+                state: dict = {}
+                tokens, steps = [d.eos()], []
+                for token in hypo["tokens"].tolist():
+                    _, extra = model.decoder(
+                        torch.tensor([tokens]),
+                        encoder_out=encoder_out,
+                        incremental_state=state,
+                        need_attn=True,
+                    )
+                    steps.append(extra["attn"][0][0, -1])
+                    tokens.append(token)
+                seen = torch.stack(steps, dim=1)  # source x target, as the hypothesis holds it
+                assert hypo["attention"].shape == (src.numel(), len(tokens) - 1)
+                assert torch.allclose(hypo["attention"][kept], seen, atol=1e-5)
+                assert float(hypo["attention"][~kept].abs().sum()) == 0.0
+
+
+def test_interactive_prints_alignments(copy_run, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("kite lamp apple\nink jam\n"))
+    last = str(copy_run.save / "checkpoint_last.pt")
+    assert interactive(["--path", last, "--print-alignment", "--batch-size", "2", "--buffer-size", "2"]) == 0
+    found, _ = _lines(capsys.readouterr().out)
+    assert found["A"] == {0: [_diagonal(3)], 1: [_diagonal(2)]}
+
+
+def test_retain_dropout_makes_outputs_depend_on_the_seed(copy_run, tmp_path, capsys):
+    checkpoint = load_checkpoint_file(str(copy_run.save / "checkpoint_last.pt"))
+    checkpoint["config"]["dropout"] = 0.3  # the copy model trained without dropout
+    path = tmp_path / "dropout.pt"
+    atomic_save(checkpoint, str(path))
+    argv = [str(copy_run.data), "--path", str(path), "--beam", "2", "--batch-size", "40"]
+
+    def scores(*flags: str) -> list[str]:
+        assert generate([*argv, "--results-path", str(tmp_path / "out"), *flags]) == 0
+        capsys.readouterr()
+        text = (tmp_path / "out" / "generate-test.txt").read_text(encoding="utf-8")
+        return sorted(line for line in text.splitlines() if line.startswith("P-"))
+
+    plain = scores("--seed", "1")
+    assert scores("--seed", "2") == plain  # dropout is off by default
+    dropped = scores("--retain-dropout", "--seed", "1")
+    assert dropped != plain
+    assert scores("--retain-dropout", "--seed", "1") == dropped  # repeatable with the same seed
+    assert scores("--retain-dropout", "--seed", "2") != dropped
 
 
 def test_eval_lm_reports_the_loss_training_validated(tmp_path, capsys):

@@ -207,6 +207,46 @@ def test_bad_generation_options_fail_in_one_line(data, checkpoint, capsys, flags
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_print_alignment_with_a_decoder_that_returns_no_attention_fails_in_one_line(data, checkpoint, capsys):
+    rc, out, err = run(
+        [str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--print-alignment"], capsys
+    )
+    assert rc == 1 and "Traceback" not in err
+    assert "error: --print-alignment: ToyDecoder returns no attention over the source" in err.splitlines()[-1]
+
+
+def test_shards_split_the_batches_between_them_and_write_their_own_files(data, checkpoint, tmp_path, capsys):
+    argv = [str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--nbest", "2"]
+    rc, whole, err = run(argv, capsys)
+    assert rc == 0, err
+    everything, _ = parse_output(whole)
+    shards = []
+    for shard in (0, 1, 2):
+        flags = ["--num-shards", "3", "--shard-id", str(shard), "--results-path", str(tmp_path)]
+        rc, _, err = run([*argv, *flags], capsys)
+        assert rc == 0, err
+        text = (tmp_path / f"generate-test-shard{shard}of3.txt").read_text(encoding="utf-8")
+        shards.append(parse_output(text)[0])
+    ids = [set(lines["H"]) for lines in shards]
+    assert all(ids) and sum(len(i) for i in ids) == len(TEST_SRC)  # each sentence in exactly one shard
+    assert set().union(*ids) == set(range(len(TEST_SRC)))
+    for lines in shards:
+        assert lines["H"] == {i: everything["H"][i] for i in lines["H"]}
+        assert lines["P"] == {i: everything["P"][i] for i in lines["P"]}
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--num-shards", "0"], "--num-shards must be at least 1, not 0"),
+        (["--num-shards", "2", "--shard-id", "2"], "--shard-id 2 must be from 0 to --num-shards - 1 (1)"),
+    ],
+)
+def test_bad_shards_fail_in_one_line(data, checkpoint, capsys, flags, message):
+    rc, _, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *flags], capsys)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
 def test_print_config_shows_the_checkpoints_options_and_the_typed_ones(data, checkpoint, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(data), "--path", checkpoint, "--user-dir", TOYS, "--beam", "7", "--print-config"])

@@ -90,6 +90,16 @@ def test_a_language_model_continues_each_prompt(tmp_path, capsys):
             assert hypo.split("\t")[1].startswith(prompt)
 
 
+def test_print_alignment_with_a_language_model_fails_before_reading_input(tmp_path, capsys):
+    ckpt = _checkpoint(tmp_path, toys.lm_data(tmp_path / "data"), task="language_modeling", arch="toy_lm")
+    (tmp_path / "prompts.txt").write_text("the small dog\n", encoding="utf-8")
+    argv = ["--path", ckpt, *GEN, "--input", str(tmp_path / "prompts.txt"), "--print-alignment"]
+    assert main(argv) == 1
+    _, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert "error: --print-alignment needs an encoder-decoder model" in err.splitlines()[-1]
+
+
 def test_a_batch_larger_than_the_buffer_is_refused(tmp_path, capsys):
     ckpt = _checkpoint(tmp_path, toys.translation_data(tmp_path / "data"))
     assert main(["--path", ckpt, *GEN, "--batch-size", "4", "--buffer-size", "2"]) == 2

@@ -386,6 +386,22 @@ def test_min_and_max_length(model, d):
     assert min(lengths) >= 5 and max(lengths) <= 6  # tokens (4 to 5) and </s>
 
 
+@pytest.mark.parametrize(
+    "options", [{"beam": 3, "nbest": 3}, {"beam": 2, "nbest": 2, "sampling": True}], ids=["beam", "sampling"]
+)
+def test_match_source_len_makes_every_output_as_long_as_its_source(model, d, options):
+    free = generate(model, d, batch(SENTENCES), **options)
+    assert any(len(h["tokens"]) != len(s) + 1 for s, hyps in zip(SENTENCES, free) for h in hyps)
+    torch.manual_seed(0)
+    hypos = generate(model, d, batch(SENTENCES), match_source_len=True, **options)
+    for sentence, hyps in zip(SENTENCES, hypos):
+        assert len(hyps) == options["nbest"]
+        for h in hyps:
+            # the source's tokens without its </s>, then </s>, which comes nowhere before
+            assert len(h["tokens"]) == len(sentence) + 1
+            assert h["tokens"].tolist().index(EOS) == len(sentence)
+
+
 def test_repeated_ngrams_are_banned():
     lprobs = torch.zeros(2, 6)
     generated = torch.tensor([[4, 5, 4, 5, 4], [4, 5, 3, 4, 2]])

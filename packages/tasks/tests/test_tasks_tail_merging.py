@@ -142,8 +142,9 @@ def _same(got, want):
         {"beam": 4, "nbest": 4},
         {"beam": 1, "max_len_a": 1.0, "max_len_b": 3},
         {"beam": 3, "nbest": 2, "min_len": 2, "no_repeat_ngram_size": 2, "lenpen": 0.5},
+        {"beam": 3, "nbest": 3, "match_source_len": True},
     ],
-    ids=["beam", "greedy", "rules"],
+    ids=["beam", "greedy", "rules", "source-length"],
 )
 def test_every_batch_gets_the_hypotheses_it_gets_alone_in_fewer_decoder_steps(model, dictionary, options):
     samples = batches(6, 10)

@@ -5,7 +5,8 @@ detokenized hypothesis, ``P-`` per-token scores, scores in base 2), the speed in
 sentences/s and tokens/s, and corpus BLEU (sacrebleu) of the ``D-`` lines against the
 ``T-`` lines. With ``--results-path DIR`` the lines go to ``DIR/generate-<split>.txt``,
 written whole or not at all; with ``--score-reference`` the references are scored instead
-of searched for.
+of searched for; ``--print-alignment`` adds ``A-`` lines and ``--num-shards``/``--shard-id``
+generate one shard of the split's batches.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from typing import IO, Any
 
 import torch
 
+from seqlab.core import ConfigError
 from seqlab.core.entry import run_tool
 from seqlab.core.progress import Progress, default_format
 from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
 from seqlab.tasks.generation import EnsembleModel, GenerationConfig
+from seqlab.tasks.generation.alignment import add_alignments, check_alignment_models
 from seqlab.tasks.generation.bleu import TOKENIZERS, corpus_bleu, corpus_chrf
 from seqlab.tasks.generation.reference_scoring import score_references
 
@@ -51,6 +54,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     """seq-generate's own flags."""
     add_checkpoint_args(parser)
     add_batch_args(parser)
+    g = parser.add_argument_group("sharding")
+    g.add_argument(
+        "--num-shards",
+        type=int,
+        default=1,
+        help="split the split's batches into this many shards, one per process or machine",
+    )
+    g.add_argument(
+        "--shard-id", type=int, default=0, help="the shard to generate, from 0 to --num-shards - 1"
+    )
     add_generation_args(parser)
     g = parser.add_argument_group("output and scoring")
     g.add_argument("--results-path", metavar="DIR", default=None, help="write generate-<split>.txt here")
@@ -69,13 +82,31 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_logging_args(parser)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Reject bad generation or sharding options before any model loads."""
+    GenerationConfig.from_args(args)
+    if args.num_shards < 1:
+        raise ConfigError(f"--num-shards must be at least 1, not {args.num_shards}")
+    if not 0 <= args.shard_id < args.num_shards:
+        raise ConfigError(
+            f"--shard-id {args.shard_id} must be from 0 to --num-shards - 1 ({args.num_shards - 1})"
+        )
+
+
+def results_filename(args: argparse.Namespace) -> str:
+    """``generate-<split>.txt``, or ``generate-<split>-shard<k>of<n>.txt`` for one of several shards."""
+    if args.num_shards == 1:
+        return f"generate-{args.gen_subset}.txt"
+    return f"generate-{args.gen_subset}-shard{args.shard_id}of{args.num_shards}.txt"
+
+
 @contextlib.contextmanager
-def _output(results_path: str | None, subset: str) -> Iterator[IO[str]]:
+def _output(results_path: str | None, filename: str) -> Iterator[IO[str]]:
     if results_path is None:
         yield sys.stdout
         return
     os.makedirs(results_path, exist_ok=True)
-    final = os.path.join(results_path, f"generate-{subset}.txt")
+    final = os.path.join(results_path, filename)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-generate-", suffix=".txt", dir=results_path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
@@ -128,6 +159,8 @@ def generate(inf: Inference, out: IO[str]) -> None:
         ignore_invalid_inputs=args.skip_invalid_size_inputs_valid_test,
         required_batch_size_multiple=args.required_batch_size_multiple,
         seed=args.seed,
+        num_shards=args.num_shards,
+        shard_id=args.shard_id,
         num_workers=args.num_workers,
     ).next_epoch_itr(shuffle=False)
     load_spm = getattr(task, "load_sentencepiece", None)
@@ -137,12 +170,16 @@ def generate(inf: Inference, out: IO[str]) -> None:
     progress = Progress(itr, default_format(args.log_format), prefix=f"generate on '{args.gen_subset}'")
     sentences = tokens = 0
     has_target = False
+    if args.print_alignment:
+        check_alignment_models(models)
     batches = _Batches(progress, inf.device)
     if args.score_reference:
         results = _reference_scores(models, batches, tgt_dict.pad())
     else:
         generator = make_generator(task, models, args)
         results = inference_batches(task, generator, models, batches, cfg.prefix_size)
+    if args.print_alignment:
+        results = _aligned(results, models, cfg.nbest, args.print_alignment, tgt_dict)
     clock = _GenerationClock(batches, inf.device)
     for batch_no, (sample, hypos) in enumerate(clock.timed(results), start=1):
         tokens += sum(len(h[0]["tokens"]) for h in hypos if h)
@@ -177,6 +214,18 @@ def _reference_scores(
     ensemble = EnsembleModel(models)
     for sample in batches:
         yield sample, score_references(ensemble, sample, pad)
+
+
+def _aligned(
+    results: Iterable[tuple[dict[str, Any], list[list[dict[str, Any]]]]],
+    models: list[torch.nn.Module],
+    nbest: int,
+    kind: str,
+    tgt_dict: Any,
+) -> Iterator[tuple[dict[str, Any], list[list[dict[str, Any]]]]]:
+    for sample, hypos in results:
+        add_alignments(models, sample["net_input"], hypos, nbest, kind, tgt_dict.pad(), tgt_dict.eos())
+        yield sample, hypos
 
 
 class _Batches:
@@ -251,7 +300,7 @@ def _print_sentence(
     for j, hypo in enumerate(hypos[:nbest]):
         text = decoder.tokens(tgt_dict, hypo["tokens"])
         detok = decoder.detokenize(text)
-        lines.extend(hypothesis_lines(sample_id, hypo, text, detok))
+        lines.extend(hypothesis_lines(sample_id, hypo, text, detok, args.print_alignment))
         if j == 0 and target is not None:
             scorer.add(target, detok)
     if target is not None and not hypos:
@@ -268,9 +317,9 @@ def _main(argv: list[str]) -> int:
         add_args,
         argv,
         with_task_options=True,
-        check=GenerationConfig.from_args,
+        check=check_args,
     )
-    with loaded_objects_frozen(), _output(inf.args.results_path, inf.args.gen_subset) as out:
+    with loaded_objects_frozen(), _output(inf.args.results_path, results_filename(inf.args)) as out:
         generate(inf, out)
     return 0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from seqlab.tasks.generation.alignment import alignment_text
+
 #: fairseq reports hypothesis and token scores in base 2
 LN2 = math.log(2)
 
@@ -25,12 +27,17 @@ class TextDecoder:
         return self.sentencepiece.decode(text) if self.sentencepiece is not None else text
 
 
-def hypothesis_lines(sample_id: int, hypo: dict[str, Any], text: str, detok: str) -> list[str]:
-    """The ``H-``, ``D-`` and ``P-`` lines of one hypothesis."""
+def hypothesis_lines(
+    sample_id: int, hypo: dict[str, Any], text: str, detok: str, alignment: str | None = None
+) -> list[str]:
+    """The ``H-``, ``D-`` and ``P-`` lines of one hypothesis, and its ``A-`` line with ``alignment`` (hard, soft)."""
     score = hypo["score"] / LN2
     positional = " ".join(f"{x / LN2:.4f}" for x in hypo["positional_scores"].tolist())
-    return [
+    lines = [
         f"H-{sample_id}\t{score}\t{text}",
         f"D-{sample_id}\t{score}\t{detok}",
         f"P-{sample_id}\t{positional}",
     ]
+    if alignment is not None:
+        lines.append(f"A-{sample_id}\t{alignment_text(hypo['alignment'] or [], alignment)}")
+    return lines

@@ -7,6 +7,7 @@ import argparse
 from seqlab.core.dataclass_options import add_dataclass_args
 from seqlab.core.progress import FORMATS
 from seqlab.tasks.generation import GenerationConfig
+from seqlab.tasks.generation.alignment import ALIGNMENT_KINDS
 
 
 def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
@@ -75,4 +76,20 @@ def add_generation_args(parser: argparse.ArgumentParser) -> None:
         metavar="MARKER",
         help="remove this BPE marker from the output ('sentencepiece', or '@@ ' when given alone); "
         "without it, a checkpoint's sentencepiece model decodes the output exactly",
+    )
+    g.add_argument(
+        "--retain-dropout",
+        action="store_true",
+        help="keep the models' dropout on while generating (Monte Carlo dropout): outputs then "
+        "depend on --seed",
+    )
+    g.add_argument(
+        "--print-alignment",
+        nargs="?",
+        const="hard",
+        choices=ALIGNMENT_KINDS,
+        default=None,
+        help="print an A- line per hypothesis from the last decoder layer's attention: 'hard' (the "
+        "default) pairs each target token with its most attended source token as src-tgt indices, "
+        "'soft' prints each target token's weights over the source",
     )

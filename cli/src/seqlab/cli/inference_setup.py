@@ -289,7 +289,8 @@ def load_model(
     prepare = getattr(model, "prepare_for_inference_", None)
     if prepare is not None:
         prepare(args)
-    model.eval()
+    # dropout is the only thing the models' training mode switches on
+    model.train(bool(getattr(args, "retain_dropout", False)))
     dtype = torch.float16 if getattr(args, "fp16", False) else None
     if dtype is None and getattr(args, "bf16", False):
         dtype = torch.bfloat16

@@ -2,7 +2,8 @@
 
 Needs nothing but the checkpoint: its dictionaries and sentencepiece model encode the
 input. Lines are read ``--buffer-size`` at a time and each buffer's hypotheses are
-printed (``S-``, ``W-`` seconds per sentence, ``H-``, ``D-``, ``P-``) before the next is
+printed (``S-``, ``W-`` seconds per sentence, ``H-``, ``D-``, ``P-``, and ``A-`` with
+``--print-alignment``) before the next is
 read, so typed sentences are answered as they come.
 """
 
@@ -22,6 +23,7 @@ from seqlab.core.entry import run_tool
 from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
 from seqlab.tasks.binarizer import LineEncoder
 from seqlab.tasks.generation import GenerationConfig
+from seqlab.tasks.generation.alignment import add_alignments, check_alignment_models
 
 from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
@@ -70,6 +72,8 @@ class Translator:
         args, task = inf.args, inf.task
         self.cfg = GenerationConfig.from_args(args)
         self.generator = make_generator(task, inf.models, args)
+        if args.print_alignment:
+            check_alignment_models(inf.models)
         load_spm = getattr(task, "load_sentencepiece", None)
         spm = load_spm() if load_spm is not None else None
         self.decoder = TextDecoder(args.remove_bpe, spm)
@@ -112,6 +116,17 @@ class Translator:
                 continue
             sample = move_to_device(sample, self.inf.device) if self.inf.device.type != "cpu" else sample
             hypos = inference_step(task, self.generator, self.inf.models, sample)
+            if args.print_alignment:
+                tgt_dict = task.target_dictionary
+                add_alignments(
+                    self.inf.models,
+                    sample["net_input"],
+                    hypos,
+                    self.cfg.nbest,
+                    args.print_alignment,
+                    tgt_dict.pad(),
+                    tgt_dict.eos(),
+                )
             for i, sample_id in enumerate(sample["id"].tolist()):
                 results[sample_id] = hypos[i]
         return [(tokens[i], results[i]) for i in range(len(lines))]
@@ -130,7 +145,8 @@ class Translator:
             lines.append(f"W-{sample_id}\t{per_sentence:.3f}\tseconds")
             for hypo in hypos[: self.cfg.nbest]:
                 text = self.decoder.tokens(tgt_dict, hypo["tokens"])
-                lines.extend(hypothesis_lines(sample_id, hypo, text, self.decoder.detokenize(text)))
+                detok = self.decoder.detokenize(text)
+                lines.extend(hypothesis_lines(sample_id, hypo, text, detok, self.inf.args.print_alignment))
         out.write("".join(line + "\n" for line in lines))
         out.flush()
 

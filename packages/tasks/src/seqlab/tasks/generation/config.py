@@ -25,6 +25,13 @@ class GenerationConfig:
         default=200, metadata={"help": "generate at most max_len_a * x + max_len_b tokens"}
     )
     min_len: int = field(default=1, metadata={"help": "end-of-sentence is forbidden before this length"})
+    match_source_len: bool = field(
+        default=False,
+        metadata={
+            "help": "make each output exactly as long as its source (tokens, </s> excluded), as "
+            "tagging needs; replaces --max-len-a/--max-len-b"
+        },
+    )
     lenpen: float = field(
         default=1.0,
         metadata={"help": "length penalty: scores are divided by length**lenpen (<1 shorter, >1 longer)"},

@@ -1,9 +1,10 @@
 """What may come next: the constraints applied to each step's log-probabilities, all vectorised.
 
 Applied in this order, so that a later rule wins over an earlier one:
-``<pad>`` never, ``--unkpen``, ``--min-len``, ``--no-repeat-ngram-size``, forced prefix
-tokens, then end-of-sentence forced at each sentence's own maximum length (so every
-hypothesis can still end there).
+``<pad>`` never, ``--unkpen``, ``--min-len`` (and, with ``--match-source-len``, no
+end-of-sentence before each sentence's own maximum length), ``--no-repeat-ngram-size``,
+forced prefix tokens, then end-of-sentence forced at each sentence's own maximum length
+(so every hypothesis can still end there).
 """
 
 from __future__ import annotations
@@ -38,10 +39,18 @@ class LogitRules:
     """The per-step constraints of one generator (special ids and the options that shape them)."""
 
     def __init__(
-        self, pad: int, unk: int, eos: int, min_len: int, unk_penalty: float, no_repeat_ngram: int
+        self,
+        pad: int,
+        unk: int,
+        eos: int,
+        min_len: int,
+        unk_penalty: float,
+        no_repeat_ngram: int,
+        exact_length: bool = False,
     ) -> None:
         self.pad, self.unk, self.eos = pad, unk, eos
         self.min_len = min_len
+        self.exact_length = exact_length
         self.unk_penalty = unk_penalty
         self.no_repeat_ngram = no_repeat_ngram
 
@@ -72,6 +81,9 @@ class LogitRules:
         if step < self.min_len:
             lprobs = lprobs.clone()
             lprobs[:, self.eos] = NEG_INF
+        elif self.exact_length:
+            lprobs = lprobs.clone()
+            lprobs[:, self.eos].masked_fill_(max_lens.gt(step), NEG_INF)
         if self.no_repeat_ngram > 0:
             lprobs = ban_repeated_ngrams(lprobs, tokens[:, 1 : step + 1], self.no_repeat_ngram)
         if prefix is not None and step < prefix.size(1):

@@ -16,7 +16,8 @@ Scores follow fairseq: a hypothesis' score is the sum of its tokens' log-probabi
 (``</s>`` included) divided by ``length ** lenpen``; ``positional_scores`` holds each
 token's log-probability. The maximum length is ``max_len_a * x + max_len_b`` with ``x``
 the sentence's own source length (non-pad tokens), so a sentence gets the same output
-alone or in any batch.
+alone or in any batch; with ``match_source_len`` it is the number of source tokens other
+than ``</s>``, and ``</s>`` is allowed only there.
 """
 
 from __future__ import annotations
@@ -62,7 +63,13 @@ class SequenceGenerator:
         if max_len is not None:
             self.max_len = min(self.max_len, max_len)
         self.rules = LogitRules(
-            self.pad, self.unk, self.eos, self.cfg.min_len, self.cfg.unkpen, self.cfg.no_repeat_ngram_size
+            self.pad,
+            self.unk,
+            self.eos,
+            self.cfg.min_len,
+            self.cfg.unkpen,
+            self.cfg.no_repeat_ngram_size,
+            exact_length=self.cfg.match_source_len,
         )
         self.symbols_to_strip_from_output = {self.eos}
 
@@ -122,8 +129,11 @@ class SequenceGenerator:
         if bsz == 0:
             return None
 
-        src_len = src_tokens.ne(self.pad).sum(dim=1)
-        max_lens = (cfg.max_len_a * src_len + cfg.max_len_b).long().clamp(min=0, max=self.max_len)
+        if cfg.match_source_len:
+            max_lens = (src_tokens.ne(self.pad) & src_tokens.ne(self.eos)).sum(dim=1).clamp(max=self.max_len)
+        else:
+            src_len = src_tokens.ne(self.pad).sum(dim=1)
+            max_lens = (cfg.max_len_a * src_len + cfg.max_len_b).long().clamp(min=0, max=self.max_len)
         max_len = int(max_lens.max())
         if prefix_tokens is not None:
             prefix_tokens = prefix_tokens.to(device).repeat_interleave(beam, dim=0)
