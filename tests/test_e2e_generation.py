@@ -225,8 +225,9 @@ def test_each_sentence_alone_gives_its_hypothesis_and_score_in_a_mixed_length_ba
         ({"beam": 5, "nbest": 5}, 0),
         ({"beam": 4, "nbest": 2, "min_len": 3, "no_repeat_ngram_size": 2, "lenpen": 0.6}, 0),
         ({"beam": 3, "nbest": 3}, 2),
+        ({"beam": 4, "nbest": 4, "diverse_beam_groups": 2, "diverse_beam_strength": 1.0}, 0),
     ],
-    ids=["plain", "rules", "prefix"],
+    ids=["plain", "rules", "prefix", "diverse"],
 )
 def test_grouped_beam_search_equals_one_encoder_row_per_hypothesis(copy_run, monkeypatch, options, prefix):
     task, model = _load(copy_run.save / "checkpoint_last.pt")

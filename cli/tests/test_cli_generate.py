@@ -200,6 +200,12 @@ def test_an_ensemble_of_checkpoints_with_other_dictionaries_is_refused(data, che
         (["--beam", "2", "--nbest", "5"], "--nbest 5 must be between 1 and --beam 2"),
         (["--sampling-topk", "5"], "--sampling-topk and --sampling-topp need --sampling"),
         (["--bogus"], "unknown option --bogus"),
+        (
+            ["--beam", "5", "--diverse-beam-groups", "2"],
+            "--beam 5 must be a multiple of --diverse-beam-groups 2",
+        ),
+        (["--sampling", "--diversity-rate", "0.5"], "choose one of --sampling, --diverse-beam-groups and"),
+        (["--diversity-rate", "-0.5"], "--diversity-rate must be 0 or more (or -1: off), not -0.5"),
     ],
 )
 def test_bad_generation_options_fail_in_one_line(data, checkpoint, capsys, flags, message):

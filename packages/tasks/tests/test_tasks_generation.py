@@ -141,13 +141,42 @@ def row(sample: dict, i: int) -> dict:
     return {"net_input": {"src_tokens": src, "src_lengths": torch.tensor([src.size(1)])}}
 
 
-def reference_beam_search(model, sample_row, beam, max_len, min_len=1, lenpen=1.0, unkpen=0.0, ngram=0):
-    """Plain beam search with Python lists and full forward passes, by the same rules as fairseq's."""
-    live = [([], [])]  # (tokens, per-token log-probs)
+def _reference_candidates(live, lprobs, hyps, penalty=lambda b, tok, rank: 0.0):
+    """Every possible continuation of the hypotheses ``hyps``, best first; ``penalty`` lowers a token's score."""
+    found = []
+    for b in hyps:
+        total, lp = sum(live[b][1]), lprobs[b]
+        order = sorted((t for t in range(len(lp)) if lp[t] > -math.inf), key=lambda t: -float(lp[t]))
+        for rank, tok in enumerate(order):
+            own = float(lp[tok]) - penalty(b, tok, rank)
+            found.append((total + own, b, tok, own))
+    return sorted(found, key=lambda c: -c[0])
+
+
+def reference_beam_search(
+    model,
+    sample_row,
+    beam,
+    max_len,
+    min_len=1,
+    lenpen=1.0,
+    unkpen=0.0,
+    ngram=0,
+    groups=0,
+    strength=0.5,
+    rate=-1.0,
+):
+    """Beam search with Python lists and full forward passes, by the same rules as fairseq's.
+
+    ``groups`` makes it diverse beam search, ``rate`` (0 or more) diverse siblings search.
+    Candidates are ``(score, hypothesis, token, token score)``; ``None`` holds the place of an
+    impossible one, which still counts for its position.
+    """
+    live = [([], [])]  # (tokens, per-token scores)
     finished = []
     for step in range(max_len + 1):
-        cands = []
-        for b, (toks, lps) in enumerate(live if step else live[:1]):
+        lprobs = []
+        for toks, _ in live if step else live[:1]:
             lp = full_lprobs(model, sample_row, toks).clone()
             lp[PAD] = -math.inf
             lp[UNK] -= unkpen
@@ -161,14 +190,33 @@ def reference_beam_search(model, sample_row, beam, max_len, min_len=1, lenpen=1.
             if step >= max_len:
                 lp = torch.full_like(lp, -math.inf)
                 lp[EOS] = model_lp[EOS]
-            total = sum(lps)
-            for tok in range(len(lp)):
-                if lp[tok] > -math.inf:
-                    cands.append((total + float(lp[tok]), b, tok, float(lp[tok])))
-        cands.sort(key=lambda c: -c[0])
-        cands = cands[: 2 * beam]
+            lprobs.append(lp)
+
+        if groups > 1:
+            size, chosen, per_group = beam // groups, {}, []
+            for g in range(groups):
+                members = [0] if step == 0 else range(g, min(beam, len(live)), groups)
+                penalty = lambda b, tok, rank, counts=dict(chosen): strength * counts.get(tok, 0)  # noqa: E731
+                found = _reference_candidates(live, lprobs, members, penalty)[: 2 * size]
+                for c in found:
+                    chosen[c[2]] = chosen.get(c[2], 0) + 1
+                per_group.append(found + [None] * (2 * size - len(found)))
+            cands = [per_group[g][i] for i in range(2 * size) for g in range(groups)]
+        elif rate >= 0 and step > 0:
+            cands = _reference_candidates(
+                live,
+                lprobs,
+                range(len(live)),
+                lambda b, tok, rank: rate * (rank + 1) if rank < 2 * beam else math.inf,
+            )
+            cands = cands[: 2 * beam]
+        else:
+            cands = _reference_candidates(live, lprobs, range(len(live)) if step else [0])[: 2 * beam]
         new_live = []
-        for rank, (score, b, tok, lp) in enumerate(cands):
+        for rank, cand in enumerate(cands):
+            if cand is None:
+                continue
+            score, b, tok, lp = cand
             toks, lps = live[b]
             if tok == EOS:
                 if rank < beam and len(finished) < beam:
@@ -253,6 +301,49 @@ def test_beam_search_matches_a_plain_reference(model, d, options):
         for (_, score, pos), (_, want, want_pos) in zip(got, expected):
             assert score == pytest.approx(want, abs=1e-4)
             assert pos == pytest.approx(want_pos, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"beam": 4, "diverse_beam_groups": 2},
+        {"beam": 4, "diverse_beam_groups": 4, "diverse_beam_strength": 2.0},
+        {"beam": 6, "diverse_beam_groups": 3, "diverse_beam_strength": 0.3, "lenpen": 0.7, "min_len": 2},
+        {"beam": 4, "diversity_rate": 0.5},
+        {"beam": 3, "diversity_rate": 0.0},
+    ],
+    ids=["groups2", "groups4-strong", "groups3-rules", "siblings", "siblings0"],
+)
+def test_diverse_searches_match_a_plain_reference(model, d, options):
+    sample = batch(SENTENCES)
+    hypos = generate(model, d, sample, nbest=options["beam"], max_len_b=8, **options)
+    for i in range(len(SENTENCES)):
+        expected = reference_beam_search(
+            model,
+            row(sample, i),
+            options["beam"],
+            8,
+            min_len=options.get("min_len", 1),
+            lenpen=options.get("lenpen", 1.0),
+            groups=options.get("diverse_beam_groups", 0),
+            strength=options.get("diverse_beam_strength", 0.5),
+            rate=options.get("diversity_rate", -1.0),
+        )
+        got = [(h["tokens"].tolist(), h["score"], h["positional_scores"].tolist()) for h in hypos[i]]
+        assert [g[0] for g in got] == [e[0] for e in expected]
+        for (_, score, pos), (_, want, want_pos) in zip(got, expected):
+            assert score == pytest.approx(want, abs=1e-4)
+            assert pos == pytest.approx(want_pos, abs=1e-4)
+
+
+def test_diverse_beam_groups_start_with_different_tokens(model, d):
+    sample = batch(SENTENCES)
+    plain = generate(model, d, sample, beam=4, nbest=4)
+    diverse = generate(model, d, sample, beam=4, nbest=4, diverse_beam_groups=4, diverse_beam_strength=100.0)
+    # a strong penalty makes each group start with a token no earlier group chose at step 0
+    firsts = [len({h["tokens"][0].item() for h in hyps}) for hyps in diverse]
+    plain_firsts = [len({h["tokens"][0].item() for h in hyps}) for hyps in plain]
+    assert sum(firsts) > sum(plain_firsts)
 
 
 def test_each_sentence_alone_equals_its_place_in_a_mixed_length_batch(model, d):

@@ -143,8 +143,10 @@ def _same(got, want):
         {"beam": 1, "max_len_a": 1.0, "max_len_b": 3},
         {"beam": 3, "nbest": 2, "min_len": 2, "no_repeat_ngram_size": 2, "lenpen": 0.5},
         {"beam": 3, "nbest": 3, "match_source_len": True},
+        {"beam": 4, "nbest": 4, "diverse_beam_groups": 2},
+        {"beam": 4, "nbest": 2, "diversity_rate": 0.5},
     ],
-    ids=["beam", "greedy", "rules", "source-length"],
+    ids=["beam", "greedy", "rules", "source-length", "diverse-groups", "diverse-siblings"],
 )
 def test_every_batch_gets_the_hypotheses_it_gets_alone_in_fewer_decoder_steps(model, dictionary, options):
     samples = batches(6, 10)

@@ -45,6 +45,23 @@ class GenerationConfig:
     no_repeat_ngram_size: int = field(
         default=0, metadata={"help": "never repeat an n-gram of this size within a hypothesis (0: off)"}
     )
+    diverse_beam_groups: int = field(
+        default=-1,
+        metadata={
+            "help": "diverse beam search: split the beam into this many groups, each penalized for "
+            "the tokens the groups before it chose at the same step (-1: off)"
+        },
+    )
+    diverse_beam_strength: float = field(
+        default=0.5, metadata={"help": "diverse beam search's penalty per earlier choice of a token"}
+    )
+    diversity_rate: float = field(
+        default=-1.0,
+        metadata={
+            "help": "diverse siblings search: a hypothesis' r-th best continuation loses r times "
+            "this (-1: off)"
+        },
+    )
     sampling: bool = field(default=False, metadata={"help": "sample tokens instead of beam search"})
     sampling_topk: int = field(
         default=-1, metadata={"help": "sample from the k most likely tokens only (-1: all)"}
@@ -113,5 +130,18 @@ class GenerationConfig:
             raise ConfigError("--sampling-topk and --sampling-topp need --sampling")
         if self.sampling_topk > 0 and self.sampling_topp > 0:
             raise ConfigError("choose one of --sampling-topk and --sampling-topp")
+        if self.diverse_beam_groups == 0 or self.diverse_beam_groups < -1:
+            raise ConfigError(
+                f"--diverse-beam-groups must be positive (or -1: off), not {self.diverse_beam_groups}"
+            )
+        if self.diverse_beam_groups > 0 and self.beam % self.diverse_beam_groups:
+            raise ConfigError(
+                f"--beam {self.beam} must be a multiple of --diverse-beam-groups {self.diverse_beam_groups}"
+            )
+        if self.diversity_rate < 0 and self.diversity_rate != -1:
+            raise ConfigError(f"--diversity-rate must be 0 or more (or -1: off), not {self.diversity_rate}")
+        strategies = [self.sampling, self.diverse_beam_groups > 0, self.diversity_rate >= 0]
+        if sum(strategies) > 1:
+            raise ConfigError("choose one of --sampling, --diverse-beam-groups and --diversity-rate")
         if self.prefix_size < 0:
             raise ConfigError(f"--prefix-size must be 0 or more, not {self.prefix_size}")

@@ -22,13 +22,17 @@ def beam_candidates(
     lprobs: torch.Tensor,
     prev_scores: torch.Tensor | None,
     beam: int,
+    sibling_penalty: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The 2*K best continuations over all K hypotheses x V tokens of each sentence.
 
     ``lprobs`` (B x K x V) are log-probabilities. A sentence's 2*K best continuations are
     among each hypothesis' own 2*K best tokens, since a hypothesis adds the same score to all
     of its tokens: one top-k per hypothesis over V, then one per sentence over K x 2*K,
-    instead of a pass adding scores to all K x V.
+    instead of a pass adding scores to all K x V. With ``sibling_penalty`` (fairseq's
+    ``--diversity-rate``, diverse siblings search, Li et al. 2016) a hypothesis' r-th best
+    continuation loses ``r * sibling_penalty`` after step 0, so that the beam keeps the
+    children of more parents; the penalty stays in the candidates' scores, as in fairseq.
     """
     if step == 0:
         lprobs, prev_scores = lprobs[:, :1, :], None
@@ -39,6 +43,8 @@ def beam_candidates(
     top, tokens = top.view(bsz, hyps, width), tokens.view(bsz, hyps, width)
     if prev_scores is not None:
         top = top + prev_scores.unsqueeze(2)
+    if sibling_penalty and step > 0:
+        top = top - sibling_penalty * torch.arange(1, width + 1, device=top.device, dtype=top.dtype)
     flat = top.reshape(bsz, hyps * width)
     scores, index = flat.topk(min(2 * beam, flat.size(1)), dim=1)
     picked = tokens.reshape(bsz, hyps * width).gather(1, index)

@@ -29,6 +29,7 @@ import torch
 
 from .beam_slots import parent_slot_order, sentences_kept_in_place
 from .config import GenerationConfig
+from .diverse_beam import diverse_beam_candidates
 from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
 from .logit_rules import LogitRules
@@ -202,8 +203,13 @@ class SequenceGenerator:
             cand_scores, cand_tokens, cand_beams = sample_candidates(
                 step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
             )
+        elif cfg.diverse_beam_groups > 1:
+            cand_scores, cand_tokens, cand_beams = diverse_beam_candidates(
+                step, lprobs, prev, beam, cfg.diverse_beam_groups, cfg.diverse_beam_strength
+            )
         else:
-            cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam)
+            sibling_penalty = max(cfg.diversity_rate, 0.0)
+            cand_scores, cand_tokens, cand_beams = beam_candidates(step, lprobs, prev, beam, sibling_penalty)
         offsets = search.offsets
         if offsets is None or offsets.size(0) != n:
             offsets = search.offsets = (torch.arange(n, device=device) * beam).unsqueeze(1)
@@ -240,7 +246,8 @@ class SequenceGenerator:
         active_rows = cand_rows.gather(1, active)
         next_tokens = cand_tokens.gather(1, active)
         next_scores = cand_scores.gather(1, active).masked_fill(dead, NEG_INF)
-        if hyps == beam > 1 and not cfg.sampling:  # rows that stay put cost their caches nothing
+        # rows that stay put cost their caches nothing; diverse beam search's groups are slots
+        if hyps == beam > 1 and not cfg.sampling and cfg.diverse_beam_groups <= 1:
             perm = parent_slot_order(active_rows - offsets)
             active_rows, next_tokens, next_scores = (
                 t.gather(1, perm) for t in (active_rows, next_tokens, next_scores)
