@@ -426,6 +426,73 @@ def test_retain_dropout_makes_outputs_depend_on_the_seed(copy_run, tmp_path, cap
     assert scores("--retain-dropout", "--seed", "2") != dropped
 
 
+def _language_model(root: Path, lines: list[str], preprocess_flags: list[str]) -> Path:
+    """A small transformer_lm trained briefly on ``lines``; returns its checkpoint."""
+    _write(root / "mono.txt", lines)
+    argv = ["--only-source", "--trainpref", str(root / "mono.txt"), "--validpref", str(root / "mono.txt")]
+    assert preprocess([*argv, *preprocess_flags, "--destdir", str(root / "lm-bin")]) == 0
+    _train(
+        str(root / "lm-bin"),
+        *("--task", "language_modeling", "--arch", "transformer_lm", "--decoder-layers", "1"),
+        *("--decoder-embed-dim", "32", "--decoder-ffn-embed-dim", "64", "--decoder-attention-heads", "2"),
+        *("--tokens-per-sample", "16", "--dropout", "0"),
+        *TRAINING,
+        *("--max-update", "60", "--save-dir", str(root / "lm-ckpt")),
+    )
+    return root / "lm-ckpt" / "checkpoint_last.pt"
+
+
+def test_a_fused_language_model_steers_the_search_as_the_generator_fuses_it(copy_run, tmp_path, capsys):
+    # the LM's text starts with "kite": fused strongly enough, the copies start with it too
+    rng = random.Random(7)
+    lines = [
+        " ".join(["kite"] * rng.randint(1, 3) + rng.choices(WORDS, k=rng.randint(1, 4))) for _ in range(400)
+    ]
+    same_vocabulary = ["--srcdict", str(copy_run.data / "dict.tgt.txt"), "--bpe", "sentencepiece"]
+    same_vocabulary += ["--spm-model", str(copy_run.data / "sentencepiece.model")]
+    lm_path = _language_model(tmp_path, lines, same_vocabulary)
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = [str(copy_run.data), "--path", last, "--beam", "4", "--nbest", "2", "--batch-size", "8"]
+    assert generate(argv) == 0
+    plain, _ = _lines(capsys.readouterr().out)
+    assert generate([*argv, "--lm-path", str(lm_path), "--lm-weight", "3"]) == 0
+    fused, _ = _lines(capsys.readouterr().out)
+
+    def kite_first(found):
+        return sum(hyps[0].split("\t")[1].startswith("kite") for hyps in found["D"].values())
+
+    assert kite_first(fused) > kite_first(plain) + 10
+    # the tool's output is the generator's with the language model fused, batch by batch
+    task, model = _load(copy_run.save / "checkpoint_last.pt")
+    _, lm = _load(lm_path)
+    config = GenerationConfig(beam=4, nbest=2)
+    generator = SequenceGenerator([model], task.target_dictionary, config, lm_model=lm, lm_weight=3.0)
+    for sample in _test_batches(task, copy_run.data):
+        for sample_id, hyps in zip(sample["id"].tolist(), generator(sample)):
+            printed = fused["H"][sample_id]
+            assert [h.split("\t")[1] for h in printed] == [
+                task.target_dictionary.string(h["tokens"]) for h in hyps[:2]
+            ]
+            assert [float(h.split("\t")[0]) for h in printed] == pytest.approx(
+                [h["score"] / math.log(2) for h in hyps[:2]], abs=1e-4
+            )
+
+
+def test_a_language_model_on_another_vocabulary_is_refused(copy_run, tmp_path, capsys):
+    lines = [" ".join(random.Random(i).choices(WORDS, k=4)) for i in range(100)]
+    lm_path = _language_model(tmp_path, lines, [])  # a dictionary of its own
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = [str(copy_run.data), "--path", last, "--lm-weight", "0.5", "--lm-path"]
+    assert generate([*argv, str(lm_path)]) == 1
+    assert "was trained with another dictionary than the translation model's" in capsys.readouterr().err
+    assert generate([*argv, last]) == 1
+    assert (
+        "is an encoder-decoder model (--arch transformer); fuse a language model" in capsys.readouterr().err
+    )
+    assert generate([str(copy_run.data), "--path", last, "--lm-path", str(lm_path)]) == 2
+    assert "--lm-path needs a non-zero --lm-weight" in capsys.readouterr().err
+
+
 def test_eval_lm_reports_the_loss_training_validated(tmp_path, capsys):
     rng = random.Random(5)
     for split, n in (("train", 300), ("valid", 30)):

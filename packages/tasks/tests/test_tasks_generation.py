@@ -165,10 +165,13 @@ def reference_beam_search(
     groups=0,
     strength=0.5,
     rate=-1.0,
+    lm=None,
+    lm_weight=0.0,
 ):
     """Beam search with Python lists and full forward passes, by the same rules as fairseq's.
 
-    ``groups`` makes it diverse beam search, ``rate`` (0 or more) diverse siblings search.
+    ``groups`` makes it diverse beam search, ``rate`` (0 or more) diverse siblings search;
+    ``lm`` is fused with ``lm_weight``.
     Candidates are ``(score, hypothesis, token, token score)``; ``None`` holds the place of an
     impossible one, which still counts for its position.
     """
@@ -178,6 +181,8 @@ def reference_beam_search(
         lprobs = []
         for toks, _ in live if step else live[:1]:
             lp = full_lprobs(model, sample_row, toks).clone()
+            if lm is not None:
+                lp += lm_weight * full_lprobs(lm, sample_row, toks)
             lp[PAD] = -math.inf
             lp[UNK] -= unkpen
             model_lp = lp.clone()
@@ -329,6 +334,26 @@ def test_diverse_searches_match_a_plain_reference(model, d, options):
             strength=options.get("diverse_beam_strength", 0.5),
             rate=options.get("diversity_rate", -1.0),
         )
+        got = [(h["tokens"].tolist(), h["score"], h["positional_scores"].tolist()) for h in hypos[i]]
+        assert [g[0] for g in got] == [e[0] for e in expected]
+        for (_, score, pos), (_, want, want_pos) in zip(got, expected):
+            assert score == pytest.approx(want, abs=1e-4)
+            assert pos == pytest.approx(want_pos, abs=1e-4)
+
+
+@pytest.mark.parametrize("lm_weight", [0.5, -0.3])
+def test_a_fused_language_model_adds_its_weighted_log_probabilities(model, d, lm_weight):
+    sample, lm = batch(SENTENCES), ToyLM.build(d, seed=3)
+    generator = SequenceGenerator(
+        [model], d, GenerationConfig(beam=3, nbest=3, max_len_b=8), lm_model=lm, lm_weight=lm_weight
+    )
+    hypos = generator(sample)
+    plain = generate(model, d, sample, beam=3, nbest=3, max_len_b=8)
+    assert [[h["tokens"].tolist() for h in s] for s in hypos] != [
+        [h["tokens"].tolist() for h in s] for s in plain
+    ]
+    for i in range(len(SENTENCES)):
+        expected = reference_beam_search(model, row(sample, i), 3, 8, lm=lm, lm_weight=lm_weight)
         got = [(h["tokens"].tolist(), h["score"], h["positional_scores"].tolist()) for h in hypos[i]]
         assert [g[0] for g in got] == [e[0] for e in expected]
         for (_, score, pos), (_, want, want_pos) in zip(got, expected):

@@ -36,6 +36,7 @@ from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
 from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args, add_logging_args
 from .inference_setup import Inference, load_inference, setup_tool_logging
+from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_batches, make_generator
 
 PROG = "seq-generate"
@@ -85,6 +86,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def check_args(args: argparse.Namespace) -> None:
     """Reject bad generation or sharding options before any model loads."""
     GenerationConfig.from_args(args)
+    check_lm_fusion_args(args)
+    if args.score_reference and args.lm_path is not None:
+        raise ConfigError("--score-reference scores with the --path models only; drop --lm-path")
     if args.num_shards < 1:
         raise ConfigError(f"--num-shards must be at least 1, not {args.num_shards}")
     if not 0 <= args.shard_id < args.num_shards:
@@ -176,7 +180,7 @@ def generate(inf: Inference, out: IO[str]) -> None:
     if args.score_reference:
         results = _reference_scores(models, batches, tgt_dict.pad())
     else:
-        generator = make_generator(task, models, args)
+        generator = make_generator(task, models, args, load_fusion_lm(args, tgt_dict, inf.device))
         results = inference_batches(task, generator, models, batches, cfg.prefix_size)
     if args.print_alignment:
         results = _aligned(results, models, cfg.nbest, args.print_alignment, tgt_dict)

@@ -9,6 +9,8 @@ from seqlab.core.progress import FORMATS
 from seqlab.tasks.generation import GenerationConfig
 from seqlab.tasks.generation.alignment import ALIGNMENT_KINDS
 
+from .lm_fusion import add_lm_fusion_args
+
 
 def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
     """``--path`` and where and how the models run."""
@@ -77,6 +79,7 @@ def add_generation_args(parser: argparse.ArgumentParser) -> None:
         help="remove this BPE marker from the output ('sentencepiece', or '@@ ' when given alone); "
         "without it, a checkpoint's sentencepiece model decodes the output exactly",
     )
+    add_lm_fusion_args(g)
     g.add_argument(
         "--retain-dropout",
         action="store_true",

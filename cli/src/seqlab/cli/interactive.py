@@ -29,6 +29,7 @@ from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
 from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args
 from .inference_setup import Inference, load_inference, setup_tool_logging
+from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_step, make_generator
 
 PROG = "seq-interactive"
@@ -71,7 +72,8 @@ class Translator:
         self.inf = inf
         args, task = inf.args, inf.task
         self.cfg = GenerationConfig.from_args(args)
-        self.generator = make_generator(task, inf.models, args)
+        lm = load_fusion_lm(args, task.target_dictionary, inf.device)
+        self.generator = make_generator(task, inf.models, args, lm)
         if args.print_alignment:
             check_alignment_models(inf.models)
         load_spm = getattr(task, "load_sentencepiece", None)
@@ -151,6 +153,11 @@ class Translator:
         out.flush()
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    GenerationConfig.from_args(args)
+    check_lm_fusion_args(args)
+
+
 def _main(argv: list[str]) -> int:
     setup_tool_logging()
     inf = load_inference(
@@ -159,7 +166,7 @@ def _main(argv: list[str]) -> int:
         add_args,
         argv,
         with_task_options=False,
-        check=GenerationConfig.from_args,
+        check=_check_args,
     )
     args = inf.args
     if args.buffer_size < 1:

@@ -11,12 +11,19 @@ from seqlab.tasks.generation import build_generator
 from seqlab.tasks.translation import TranslationTask
 
 
-def make_generator(task: Any, models: list[torch.nn.Module], args: Any) -> Any:
-    """``task.build_generator(models, args)``, or a beam-search generator over the target dictionary."""
+def make_generator(
+    task: Any, models: list[torch.nn.Module], args: Any, lm: torch.nn.Module | None = None
+) -> Any:
+    """``task.build_generator(models, args)``, or a beam-search generator over the target dictionary.
+
+    A language model ``lm`` is fused with ``args.lm_weight``, passed as fairseq passes it
+    (``extra_gen_cls_kwargs``).
+    """
+    extra = {} if lm is None else {"lm_model": lm, "lm_weight": args.lm_weight}
     build = getattr(task, "build_generator", None)
     if build is not None:
-        return build(models, args)
-    return build_generator(models, args, task.target_dictionary)
+        return build(models, args, extra_gen_cls_kwargs=extra) if extra else build(models, args)
+    return build_generator(models, args, task.target_dictionary, **extra)
 
 
 def inference_step(

@@ -217,8 +217,14 @@ class TranslationTask(DataSentencePiece, Task):
         )
 
     def build_generator(self, models: list[Any], args: Any, **kwargs: Any) -> SequenceGenerator:
-        """A beam-search (or sampling) generator with the generation options in ``args``."""
-        return build_generator(models, args, self.target_dictionary)
+        """A beam-search (or sampling) generator with the generation options in ``args``.
+
+        ``extra_gen_cls_kwargs`` (fairseq's name) passes more keyword arguments to the
+        generator, such as ``lm_model`` and ``lm_weight``.
+        """
+        return build_generator(
+            models, args, self.target_dictionary, **(kwargs.get("extra_gen_cls_kwargs") or {})
+        )
 
     def inference_step(
         self,

@@ -6,6 +6,8 @@ are the fields of :class:`GenerationConfig` (``--beam``, ``--lenpen``, ``--sampl
 
 from __future__ import annotations
 
+from typing import Any
+
 from .config import GenerationConfig
 from .ensemble import EnsembleModel
 from .sequence_generator import SequenceGenerator
@@ -13,6 +15,6 @@ from .sequence_generator import SequenceGenerator
 __all__ = ["EnsembleModel", "GenerationConfig", "SequenceGenerator", "build_generator"]
 
 
-def build_generator(models: list, args: object, tgt_dict: object) -> SequenceGenerator:
-    """A generator for ``models`` with the generation options found in ``args``."""
-    return SequenceGenerator(models, tgt_dict, GenerationConfig.from_args(args))
+def build_generator(models: list, args: object, tgt_dict: object, **kwargs: Any) -> SequenceGenerator:
+    """A generator for ``models`` with the generation options found in ``args`` (``kwargs``: the generator's own)."""
+    return SequenceGenerator(models, tgt_dict, GenerationConfig.from_args(args), **kwargs)

@@ -2,7 +2,10 @@
 
 Each model keeps its own incremental state. The averaged distribution is the mean of the
 models' probabilities, computed in log space (fairseq's ensembling), so an ensemble of one
-model with itself gives exactly that model's log-probabilities.
+model with itself gives exactly that model's log-probabilities. A language model given as
+``lm`` is fused shallowly (fairseq's ``--lm-path``/``--lm-weight``): its next-token
+log-probabilities, times ``lm_weight``, are added to the ensemble's; it decodes the same
+hypotheses with an incremental state of its own, reordered and merged with the others.
 """
 
 from __future__ import annotations
@@ -19,13 +22,18 @@ from seqlab.core import BaseModel, Decoder, IncrementalDecoder
 class EnsembleModel:
     """Runs the encoders once and the decoders step by step, caching where the decoders can."""
 
-    def __init__(self, models: Sequence[torch.nn.Module]) -> None:
+    def __init__(
+        self, models: Sequence[torch.nn.Module], lm: torch.nn.Module | None = None, lm_weight: float = 0.0
+    ) -> None:
         if not models:
             raise ValueError("an ensemble needs at least one model")
         self.models = list(models)
+        self.lm, self.lm_weight = lm, lm_weight
+        # every model that decodes, the fused language model last
+        self.decoding = self.models + ([lm] if lm is not None else [])
         self.has_encoder = all(getattr(m, "encoder", None) is not None for m in self.models)
         self.incremental = all(
-            isinstance(getattr(m, "decoder", None), IncrementalDecoder) for m in self.models
+            isinstance(getattr(m, "decoder", None), IncrementalDecoder) for m in self.decoding
         )
         self.states: list[dict[str, Any]] | None = None
         # the next-token logits of :meth:`forward_decoder_log_softmax`, reused step after step
@@ -40,7 +48,7 @@ class EnsembleModel:
         """Whether two decodes at the same step can become one (every decoder and encoder can merge)."""
         return (
             self.incremental
-            and all(getattr(m.decoder, "supports_merged_decoding", False) for m in self.models)
+            and all(getattr(m.decoder, "supports_merged_decoding", False) for m in self.decoding)
             and (not self.has_encoder or all(hasattr(m.encoder, "merge_encoder_out") for m in self.models))
         )
 
@@ -56,17 +64,17 @@ class EnsembleModel:
         """Every model's incremental state: ``first``'s rows, then ``second``'s (``first`` is extended in place)."""
         if first is None or second is None:
             return None
-        for model, mine, theirs in zip(self.models, first, second):
+        for model, mine, theirs in zip(self.decoding, first, second):
             model.decoder.merge_incremental_state(mine, theirs)
         return first
 
     def max_decoder_positions(self) -> int:
         """The longest target every model accepts."""
-        return min(int(m.max_decoder_positions()) for m in self.models)
+        return min(int(m.max_decoder_positions()) for m in self.decoding)
 
     def reset(self) -> None:
         """Start a new decode: fresh incremental states."""
-        self.states = [{} for _ in self.models] if self.incremental else None
+        self.states = [{} for _ in self.decoding] if self.incremental else None
 
     def forward_encoder(self, net_input: dict[str, Any]) -> list[Any] | None:
         """Encode the batch with every model (None for decoder-only models)."""
@@ -87,7 +95,7 @@ class EnsembleModel:
         """Select batch rows of every model's decoder cache."""
         if self.states is None:
             return
-        for model, state in zip(self.models, self.states):
+        for model, state in zip(self.decoding, self.states):
             model.decoder.reorder_incremental_state(state, new_order)
 
     def forward_decoder(
@@ -99,13 +107,19 @@ class EnsembleModel:
             logits, extra = self._next_logits(i, tokens, encoder_outs, temperature)
             log_probs.append(model.get_normalized_probs((logits, extra), log_probs=True)[:, -1, :].float())
         if len(log_probs) == 1:
-            return log_probs[0]
-        return torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+            lprobs = log_probs[0]
+        else:
+            lprobs = torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+        if self.lm is not None:
+            lm_out = self._decode(len(self.models), tokens, None)
+            lm_lprobs = self.lm.get_normalized_probs(lm_out, log_probs=True)[:, -1, :].float()
+            lprobs = lprobs + self.lm_weight * lm_lprobs
+        return lprobs
 
     @property
     def normalizes_by_log_softmax(self) -> bool:
         """Whether the next-token log-probabilities are one model's plain log-softmax of its logits."""
-        if len(self.models) != 1:
+        if len(self.models) != 1 or self.lm is not None:
             return False
         model = self.models[0]
         decoder = getattr(model, "decoder", None)
@@ -189,11 +203,11 @@ class EnsembleModel:
         return torch.mm(features, weight.t(), out=buffer[:rows])
 
     def _decode(self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, **kwargs: Any) -> Any:
-        """Model ``i``'s decoder over ``tokens``, with its incremental state when it keeps one."""
-        encoder_out = encoder_outs[i] if encoder_outs is not None else None
+        """Model ``i``'s decoder (the fused language model's after the models') over ``tokens``, with its state."""
+        encoder_out = encoder_outs[i] if encoder_outs is not None and i < len(self.models) else None
         if self.states is not None:
             kwargs["incremental_state"] = self.states[i]
-        return self.models[i].decoder(tokens, encoder_out=encoder_out, **kwargs)
+        return self.decoding[i].decoder(tokens, encoder_out=encoder_out, **kwargs)
 
     def _next_logits(
         self, i: int, tokens: torch.Tensor, encoder_outs: list[Any] | None, temperature: float

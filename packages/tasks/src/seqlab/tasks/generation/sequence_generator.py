@@ -50,8 +50,10 @@ class SequenceGenerator:
         cfg: GenerationConfig | None = None,
         max_len: int | None = None,
         eos: int | None = None,
+        lm_model: torch.nn.Module | None = None,
+        lm_weight: float = 0.0,
     ) -> None:
-        self.model = EnsembleModel(models)
+        self.model = EnsembleModel(models, lm_model, lm_weight)
         self.cfg = cfg or GenerationConfig()
         self.cfg.validate()
         self.tgt_dict = tgt_dict
