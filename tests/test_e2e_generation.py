@@ -424,6 +424,13 @@ def test_retain_dropout_makes_outputs_depend_on_the_seed(copy_run, tmp_path, cap
     assert dropped != plain
     assert scores("--retain-dropout", "--seed", "1") == dropped  # repeatable with the same seed
     assert scores("--retain-dropout", "--seed", "2") != dropped
+    in_decoder_layers = scores("--retain-dropout", "--retain-dropout-modules", "TransformerDecoderLayer")
+    assert in_decoder_layers not in (plain, dropped)
+    assert generate([*argv, "--retain-dropout", "--retain-dropout-modules", "TransformerDecoderLayr"]) == 2
+    assert (
+        "no module of class TransformerDecoderLayr (did you mean TransformerDecoderLayer"
+        in capsys.readouterr().err
+    )
 
 
 def _language_model(root: Path, lines: list[str], preprocess_flags: list[str]) -> Path:

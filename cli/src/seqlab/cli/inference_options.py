@@ -87,6 +87,14 @@ def add_generation_args(parser: argparse.ArgumentParser) -> None:
         "depend on --seed",
     )
     g.add_argument(
+        "--retain-dropout-modules",
+        nargs="+",
+        metavar="CLASS",
+        default=None,
+        help="with --retain-dropout, keep dropout on only in modules of these classes (e.g. "
+        "TransformerDecoderLayer); each module's own dropout, not its children's",
+    )
+    g.add_argument(
         "--print-alignment",
         nargs="?",
         const="hard",

@@ -25,6 +25,7 @@ from seqlab.core.discovery import distribution_installed
 from seqlab.core.onednn_cache import widen_primitive_cache
 from seqlab.core.options import COMMAND_LINE, ResolvedConfig, ToolSpec, add_common_args, parse
 from seqlab.core.registry import Plugin
+from seqlab.core.suggest import did_you_mean
 
 from .malloc_tuning import keep_freed_memory
 
@@ -289,8 +290,9 @@ def load_model(
     prepare = getattr(model, "prepare_for_inference_", None)
     if prepare is not None:
         prepare(args)
-    # dropout is the only thing the models' training mode switches on
-    model.train(bool(getattr(args, "retain_dropout", False)))
+    retain_dropout(
+        model, bool(getattr(args, "retain_dropout", False)), getattr(args, "retain_dropout_modules", None)
+    )
     dtype = torch.float16 if getattr(args, "fp16", False) else None
     if dtype is None and getattr(args, "bf16", False):
         dtype = torch.bfloat16
@@ -299,6 +301,25 @@ def load_model(
             widen_primitive_cache()  # every decoding step meets new shapes, each a compiled kernel
         model.to(dtype)
     return model.to(device)
+
+
+def retain_dropout(model: torch.nn.Module, retain: bool, classes: Sequence[str] | None) -> None:
+    """Eval mode, or dropout kept on (``--retain-dropout``), in every module or those of ``classes`` only."""
+    # dropout is the only thing the models' training mode switches on
+    model.train(retain)
+    if classes is None:
+        return
+    if not retain:
+        raise ConfigError("--retain-dropout-modules needs --retain-dropout")
+    found = {type(m).__name__ for m in model.modules()}
+    unknown = [name for name in classes if name not in found]
+    if unknown:
+        raise ConfigError(
+            f"--retain-dropout-modules: the model has no module of class {unknown[0]}"
+            f"{did_you_mean(unknown[0], sorted(found))}"
+        )
+    for module in model.modules():  # each module's own flag, as fairseq's per-module dropout
+        module.training = type(module).__name__ in classes
 
 
 def load_inference(
