@@ -500,6 +500,108 @@ def test_a_language_model_on_another_vocabulary_is_refused(copy_run, tmp_path, c
     assert "--lm-path needs a non-zero --lm-weight" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def word_copy_run(copy_run, tmp_path_factory) -> argparse.Namespace:
+    """copy_run's corpus on words, with a target vocabulary two words short: those come out as <unk>."""
+    root = tmp_path_factory.mktemp("word-copy")
+    corpus = copy_run.data.parent
+    data = root / "bin"
+    argv = [
+        "-s",
+        "src",
+        "-t",
+        "tgt",
+        "--trainpref",
+        str(corpus / "train"),
+        "--validpref",
+        str(corpus / "valid"),
+    ]
+    argv += ["--testpref", str(corpus / "test"), "--destdir", str(data), "--nwordstgt", "14"]
+    assert preprocess(argv) == 0
+    kept = {line.split()[0] for line in (data / "dict.tgt.txt").read_text(encoding="utf-8").splitlines()}
+    dropped = sorted(set(WORDS) - kept)
+    assert len(dropped) == 2
+    model = [a for a in MODEL if a != "--share-all-embeddings"]
+    save = root / "checkpoints"
+    _train(
+        str(data),
+        "--task",
+        "translation",
+        *model,
+        *TRAINING,
+        "--max-update",
+        str(UPDATES),
+        "--save-dir",
+        str(save),
+    )
+    return argparse.Namespace(
+        data=data, checkpoint=save / "checkpoint_last.pt", dropped=dropped, test=copy_run.test
+    )
+
+
+def test_replace_unk_copies_the_aligned_source_word(word_copy_run, tmp_path, capsys):
+    run = word_copy_run
+    argv = [str(run.data), "--path", str(run.checkpoint), "--beam", "4", "--batch-size", "16"]
+    assert generate(argv) == 0
+    plain, _ = _lines(capsys.readouterr().out)
+    with_dropped = [i for i, s in enumerate(run.test) if set(s.split()) & set(run.dropped)]
+    assert with_dropped
+    assert all("<unk>" in plain["H"][i][0] for i in with_dropped)  # the vocabulary cannot say them
+
+    assert generate([*argv, "--replace-unk", "--print-alignment"]) == 0
+    replaced, _ = _lines(capsys.readouterr().out)
+    assert replaced["P"] == plain["P"]  # the search is the same; only the text changes
+    for i, source in enumerate(run.test):
+        words, before = source.split(), plain["H"][i][0].split("\t")[1].split()
+        after = replaced["H"][i][0].split("\t")[1].split()
+        aligned = {int(t): int(s) for s, t in (pair.split("-") for pair in replaced["A"][i][0].split())}
+        assert after == [words[aligned[t]] if w == "<unk>" else w for t, w in enumerate(before)]
+    # the last layer's attention mostly points at the word being copied
+    copies = sum(replaced["D"][i][0].split("\t")[1] == s for i, s in enumerate(run.test))
+    assert copies >= 0.9 * len(run.test)
+
+    table = tmp_path / "table.txt"
+    table.write_text(f"{run.dropped[0]} {run.dropped[0].upper()}\n", encoding="utf-8")
+    assert generate([*argv, "--replace-unk", str(table)]) == 0
+    translated, _ = _lines(capsys.readouterr().out)
+    for i in range(len(run.test)):
+        text = replaced["D"][i][0].split("\t")[1]
+        expected = " ".join(w.upper() if w == run.dropped[0] else w for w in text.split())
+        assert translated["D"][i][0].split("\t")[1] == expected
+
+
+def test_interactive_replace_unk_uses_the_words_of_the_input_line(word_copy_run, capsys, monkeypatch):
+    sentence = f"lamp {word_copy_run.dropped[1]} ink {word_copy_run.dropped[0]}"
+    argv = ["--path", str(word_copy_run.checkpoint), "--print-alignment"]
+    printed = {}
+    for name, flags in (
+        ("plain", ["hard"]),
+        ("hard", ["hard", "--replace-unk"]),
+        ("soft", ["soft", "--replace-unk"]),
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO(sentence + "\n"))
+        assert interactive([*argv, *flags]) == 0
+        printed[name], _ = _lines(capsys.readouterr().out)
+    hard, soft = printed["hard"], printed["soft"]
+    words, after = sentence.split(), hard["H"][0][0].split("\t")[1].split()
+    before = printed["plain"]["H"][0][0].split("\t")[1].split()
+    aligned = {int(t): int(s) for s, t in (pair.split("-") for pair in hard["A"][0][0].split())}
+    assert "<unk>" in before and "<unk>" not in after
+    assert after == [words[aligned[t]] if w == "<unk>" else w for t, w in enumerate(before)]
+    assert soft["D"] == hard["D"]  # soft alignments printed, the same replacement
+    assert len(soft["A"][0][0].split()) == len(after) + 1  # a row of weights per token and </s>
+
+
+def test_a_bad_replace_unk_table_fails_before_loading(word_copy_run, tmp_path, capsys):
+    table = tmp_path / "table.txt"
+    table.write_text("kite\n", encoding="utf-8")
+    argv = [str(word_copy_run.data), "--path", str(word_copy_run.checkpoint), "--replace-unk"]
+    assert generate([*argv, str(table)]) == 2
+    assert "line 1: expected 'source target', got 'kite'" in capsys.readouterr().err
+    assert generate([*argv, str(tmp_path / "missing.txt")]) == 2
+    assert "--replace-unk: cannot read" in capsys.readouterr().err
+
+
 def test_eval_lm_reports_the_loss_training_validated(tmp_path, capsys):
     rng = random.Random(5)
     for split, n in (("train", 300), ("valid", 30)):

@@ -38,6 +38,7 @@ from .inference_options import add_batch_args, add_checkpoint_args, add_generati
 from .inference_setup import Inference, load_inference, setup_tool_logging
 from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_batches, make_generator
+from .unk_replacement import UnkReplacer, load_replacement_table
 
 PROG = "seq-generate"
 DESCRIPTION = (
@@ -87,6 +88,8 @@ def check_args(args: argparse.Namespace) -> None:
     """Reject bad generation or sharding options before any model loads."""
     GenerationConfig.from_args(args)
     check_lm_fusion_args(args)
+    if args.replace_unk is not None:
+        load_replacement_table(args.replace_unk)
     if args.score_reference and args.lm_path is not None:
         raise ConfigError("--score-reference scores with the --path models only; drop --lm-path")
     if args.num_shards < 1:
@@ -174,16 +177,18 @@ def generate(inf: Inference, out: IO[str]) -> None:
     progress = Progress(itr, default_format(args.log_format), prefix=f"generate on '{args.gen_subset}'")
     sentences = tokens = 0
     has_target = False
-    if args.print_alignment:
+    aligning = args.print_alignment is not None or args.replace_unk is not None
+    if aligning:
         check_alignment_models(models)
+    replacer = UnkReplacer(args.replace_unk, tgt_dict) if args.replace_unk is not None else None
     batches = _Batches(progress, inf.device)
     if args.score_reference:
         results = _reference_scores(models, batches, tgt_dict.pad())
     else:
         generator = make_generator(task, models, args, load_fusion_lm(args, tgt_dict, inf.device))
         results = inference_batches(task, generator, models, batches, cfg.prefix_size)
-    if args.print_alignment:
-        results = _aligned(results, models, cfg.nbest, args.print_alignment, tgt_dict)
+    if aligning:
+        results = _aligned(results, models, cfg.nbest, args.print_alignment or "hard", tgt_dict)
     clock = _GenerationClock(batches, inf.device)
     for batch_no, (sample, hypos) in enumerate(clock.timed(results), start=1):
         tokens += sum(len(h[0]["tokens"]) for h in hypos if h)
@@ -191,7 +196,18 @@ def generate(inf: Inference, out: IO[str]) -> None:
         for i, sample_id in enumerate(sample["id"].tolist()):
             has_target = sample["target"] is not None
             _print_sentence(
-                out, args, sample, i, sample_id, hypos[i], src_dict, tgt_dict, decoder, scorer, cfg.nbest
+                out,
+                args,
+                sample,
+                i,
+                sample_id,
+                hypos[i],
+                src_dict,
+                tgt_dict,
+                decoder,
+                scorer,
+                cfg.nbest,
+                replacer,
             )
         if batch_no % max(args.log_interval, 1) == 0 or progress.fmt == "tqdm":
             wps = round(tokens / clock.seconds) if clock.seconds else 0
@@ -289,6 +305,7 @@ def _print_sentence(
     decoder: TextDecoder,
     scorer: Scorer,
     nbest: int,
+    replacer: UnkReplacer | None = None,
 ) -> None:
     lines = []
     src_tokens = sample["net_input"].get("src_tokens")
@@ -301,8 +318,14 @@ def _print_sentence(
             decoder.tokens(tgt_dict, strip_pad(sample["target"][i], tgt_dict.pad()), True)
         )
         lines.append(f"T-{sample_id}\t{target}")
+    source = None
+    if replacer is not None and src_tokens is not None:
+        source = [src_dict[t] for t in src_tokens[i].tolist() if t not in (src_dict.pad(), src_dict.eos())]
     for j, hypo in enumerate(hypos[:nbest]):
-        text = decoder.tokens(tgt_dict, hypo["tokens"])
+        if replacer is not None and source is not None:
+            text = decoder.join(replacer.words(hypo, source))
+        else:
+            text = decoder.tokens(tgt_dict, hypo["tokens"])
         detok = decoder.detokenize(text)
         lines.extend(hypothesis_lines(sample_id, hypo, text, detok, args.print_alignment))
         if j == 0 and target is not None:

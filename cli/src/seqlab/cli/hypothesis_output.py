@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from seqlab.core.dictionary import post_process
 from seqlab.tasks.generation.alignment import alignment_text
 
 #: fairseq reports hypothesis and token scores in base 2
@@ -21,6 +22,10 @@ class TextDecoder:
     def tokens(self, dictionary: Any, ids: Any, escape_unk: bool = False) -> str:
         """The tokens as a string (the ``H-`` text), BPE markers removed with ``--remove-bpe``."""
         return dictionary.string(ids.int().cpu(), self.remove_bpe, escape_unk=escape_unk)
+
+    def join(self, words: list[str]) -> str:
+        """Tokens joined as :meth:`tokens` joins them (for tokens changed after decoding)."""
+        return post_process(" ".join(words), self.remove_bpe)
 
     def detokenize(self, text: str) -> str:
         """The text a reader sees (the ``D-`` text): sentencepiece pieces joined back."""

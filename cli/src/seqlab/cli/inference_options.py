@@ -10,6 +10,7 @@ from seqlab.tasks.generation import GenerationConfig
 from seqlab.tasks.generation.alignment import ALIGNMENT_KINDS
 
 from .lm_fusion import add_lm_fusion_args
+from .unk_replacement import add_replace_unk_arg
 
 
 def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +95,7 @@ def add_generation_args(parser: argparse.ArgumentParser) -> None:
         help="with --retain-dropout, keep dropout on only in modules of these classes (e.g. "
         "TransformerDecoderLayer); each module's own dropout, not its children's",
     )
+    add_replace_unk_arg(g)
     g.add_argument(
         "--print-alignment",
         nargs="?",

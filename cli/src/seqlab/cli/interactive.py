@@ -31,6 +31,7 @@ from .inference_options import add_batch_args, add_checkpoint_args, add_generati
 from .inference_setup import Inference, load_inference, setup_tool_logging
 from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_step, make_generator
+from .unk_replacement import UnkReplacer, load_replacement_table
 
 PROG = "seq-interactive"
 DESCRIPTION = (
@@ -74,8 +75,12 @@ class Translator:
         self.cfg = GenerationConfig.from_args(args)
         lm = load_fusion_lm(args, task.target_dictionary, inf.device)
         self.generator = make_generator(task, inf.models, args, lm)
-        if args.print_alignment:
+        self.aligning = args.print_alignment is not None or args.replace_unk is not None
+        if self.aligning:
             check_alignment_models(inf.models)
+        self.replacer = (
+            UnkReplacer(args.replace_unk, task.target_dictionary) if args.replace_unk is not None else None
+        )
         load_spm = getattr(task, "load_sentencepiece", None)
         spm = load_spm() if load_spm is not None else None
         self.decoder = TextDecoder(args.remove_bpe, spm)
@@ -118,14 +123,14 @@ class Translator:
                 continue
             sample = move_to_device(sample, self.inf.device) if self.inf.device.type != "cpu" else sample
             hypos = inference_step(task, self.generator, self.inf.models, sample)
-            if args.print_alignment:
+            if self.aligning:
                 tgt_dict = task.target_dictionary
                 add_alignments(
                     self.inf.models,
                     sample["net_input"],
                     hypos,
                     self.cfg.nbest,
-                    args.print_alignment,
+                    args.print_alignment or "hard",
                     tgt_dict.pad(),
                     tgt_dict.eos(),
                 )
@@ -134,9 +139,14 @@ class Translator:
         return [(tokens[i], results[i]) for i in range(len(lines))]
 
     def print_results(
-        self, out: IO[str], results: list[tuple[torch.Tensor, Any]], first_id: int, seconds: float
+        self,
+        out: IO[str],
+        lines_in: list[str],
+        results: list[tuple[torch.Tensor, Any]],
+        first_id: int,
+        seconds: float,
     ) -> None:
-        """Print each sentence's ``S-``, ``W-`` and hypothesis lines."""
+        """Print each sentence's ``S-``, ``W-`` and hypothesis lines (``lines_in``: the input lines)."""
         tgt_dict = self.inf.task.target_dictionary
         per_sentence = seconds / max(len(results), 1)
         lines = []
@@ -146,7 +156,11 @@ class Translator:
             lines.append(f"S-{sample_id}\t{src}")
             lines.append(f"W-{sample_id}\t{per_sentence:.3f}\tseconds")
             for hypo in hypos[: self.cfg.nbest]:
-                text = self.decoder.tokens(tgt_dict, hypo["tokens"])
+                if self.replacer is not None:
+                    source = self.encoder.tokens(lines_in[n])
+                    text = self.decoder.join(self.replacer.words(hypo, source))
+                else:
+                    text = self.decoder.tokens(tgt_dict, hypo["tokens"])
                 detok = self.decoder.detokenize(text)
                 lines.extend(hypothesis_lines(sample_id, hypo, text, detok, self.inf.args.print_alignment))
         out.write("".join(line + "\n" for line in lines))
@@ -156,6 +170,8 @@ class Translator:
 def _check_args(args: argparse.Namespace) -> None:
     GenerationConfig.from_args(args)
     check_lm_fusion_args(args)
+    if args.replace_unk is not None:
+        load_replacement_table(args.replace_unk)
 
 
 def _main(argv: list[str]) -> int:
@@ -187,7 +203,7 @@ def _main(argv: list[str]) -> int:
             for lines in buffered_lines(stream, args.buffer_size):
                 start = time.perf_counter()
                 results = translator.translate(lines, first_id)
-                translator.print_results(sys.stdout, results, first_id, time.perf_counter() - start)
+                translator.print_results(sys.stdout, lines, results, first_id, time.perf_counter() - start)
                 first_id += len(lines)
     finally:
         if stream is not sys.stdin:

@@ -113,6 +113,10 @@ class LineEncoder:
             np.array([dictionary.index(p) for p in spm.pieces()], dtype=np.int64) if spm is not None else None
         )
 
+    def tokens(self, line: str) -> list[str]:
+        """The line's tokens as :meth:`encode` reads them (pieces, or whitespace tokens), before ids."""
+        return self.spm.encode(line) if self.spm is not None else tokenize_line(line)
+
     def encode(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Return the lines' ids back to back (each ending with ``</s>``) and each line's length."""
         eos = self.dictionary.eos()

@@ -44,7 +44,7 @@ def add_alignments(
     pad: int,
     eos: int,
 ) -> None:
-    """Set ``"attention"`` (source x target) and ``"alignment"`` of each sentence's first ``nbest`` hypotheses."""
+    """Set ``"attention"`` (source x target), ``"alignment"`` (of ``kind``) and ``"hard_alignment"`` of each sentence's first ``nbest`` hypotheses."""
     if kind not in ALIGNMENT_KINDS:
         raise ValueError(f"unknown alignment kind {kind!r}; expected one of {ALIGNMENT_KINDS}")
     chosen = [(i, hypo) for i, sentence in enumerate(hypos) for hypo in sentence[:nbest]]
@@ -53,10 +53,14 @@ def add_alignments(
     src_tokens = net_input["src_tokens"]
     rows = torch.tensor([i for i, _ in chosen], device=src_tokens.device)
     attention = hypothesis_attention(models, net_input, rows, [h["tokens"] for _, h in chosen], pad, eos)
-    extract = hard_alignment if kind == "hard" else soft_alignment
     for (i, hypo), attn in zip(chosen, attention):
         hypo["attention"] = attn.t()
-        hypo["alignment"] = extract(attn, src_tokens[i], hypo["tokens"], pad, eos)
+        hypo["hard_alignment"] = hard_alignment(attn, src_tokens[i], hypo["tokens"], pad, eos)
+        hypo["alignment"] = (
+            hypo["hard_alignment"]
+            if kind == "hard"
+            else soft_alignment(attn, src_tokens[i], hypo["tokens"], pad, eos)
+        )
 
 
 def hypothesis_attention(
