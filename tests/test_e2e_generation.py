@@ -23,6 +23,7 @@ from seqlab.cli.eval_lm import main as eval_lm
 from seqlab.cli.generate import main as generate
 from seqlab.cli.interactive import main as interactive
 from seqlab.cli.preprocess import main as preprocess
+from seqlab.cli.validate import main as validate
 from seqlab.core import get_plugin
 from seqlab.core.checkpoint_io import atomic_save, load_checkpoint_file
 from seqlab.tasks.generation import GenerationConfig, SequenceGenerator
@@ -141,6 +142,23 @@ def test_the_copy_model_reproduces_held_aside_inputs_and_reports_sacrebleus_bleu
     assert hyps == copy_run.test == refs
     assert other == [f"Generate test with beam=5: {sacrebleu.corpus_bleu(hyps, [refs]).format()}"]
     assert "BLEU = 100.00" in other[0]
+
+
+def test_validate_reports_the_loss_and_bleu_that_training_validated(copy_run, capsys):
+    last_validation = [line for line in copy_run.log.splitlines() if "valid on 'valid' epoch" in line][-1]
+    logged = {k: float(v) for k, v in re.findall(r"\| (loss|bleu) ([\d.]+)", last_validation)}
+    argv = [
+        str(copy_run.data),
+        "--path",
+        str(copy_run.save / "checkpoint_last.pt"),
+        "--valid-subset",
+        "valid,test",
+    ]
+    assert validate(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" |")[0] for line in lines] == ["valid on 'valid' subset", "valid on 'test' subset"]
+    found = {k: float(v) for k, v in re.findall(r"\| (loss|bleu) ([\d.]+)", lines[0])}
+    assert set(found) == {"loss", "bleu"} and found == pytest.approx(logged, abs=1e-3)
 
 
 def test_eval_bleu_chooses_the_best_checkpoint(copy_run):

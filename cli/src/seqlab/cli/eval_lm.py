@@ -29,16 +29,13 @@ from seqlab.tasks.generation.lm_scoring import score_lm_batch
 
 from .gc_freeze import loaded_objects_frozen
 from .inference_options import add_batch_args, add_checkpoint_args, add_logging_args
-from .inference_setup import Inference, load_inference, setup_tool_logging
+from .inference_setup import Inference, load_inference, setup_tool_logging, split_batches
 
 PROG = "seq-eval-lm"
 DESCRIPTION = (
     "Per-token loss and perplexity of a language model on a binarized split: "
     "seq-eval-lm DATA --path CKPT [--context-window N] [--tokens-per-sample N]."
 )
-#: the batch when neither --max-tokens nor --batch-size is given
-DEFAULT_MAX_TOKENS = 12000
-
 logger = logging.getLogger("seqlab.eval_lm")
 
 
@@ -81,17 +78,7 @@ def evaluate(inf: Inference) -> tuple[float, int, float]:
             )
         dataset = ContextWindowDataset(dataset, args.context_window, task.target_dictionary.pad())
         max_positions = model_limit
-    max_tokens = args.max_tokens if args.max_tokens or args.batch_size else DEFAULT_MAX_TOKENS
-    itr = task.get_batch_iterator(
-        dataset=dataset,
-        max_tokens=max_tokens,
-        max_sentences=args.batch_size,
-        max_positions=max_positions,
-        ignore_invalid_inputs=args.skip_invalid_size_inputs_valid_test,
-        required_batch_size_multiple=args.required_batch_size_multiple,
-        seed=args.seed,
-        num_workers=args.num_workers,
-    ).next_epoch_itr(shuffle=False)
+    itr = split_batches(task, dataset, args, max_positions)
     progress = Progress(itr, default_format(args.log_format), prefix=f"eval-lm on '{args.gen_subset}'")
     pad = task.target_dictionary.pad()
     total, count, seconds = 0.0, 0, 0.0

@@ -35,7 +35,7 @@ from seqlab.tasks.generation.reference_scoring import score_references
 from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
 from .inference_options import add_batch_args, add_checkpoint_args, add_generation_args, add_logging_args
-from .inference_setup import Inference, load_inference, setup_tool_logging
+from .inference_setup import Inference, load_inference, setup_tool_logging, split_batches
 from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_batches, make_generator
 from .unk_replacement import UnkReplacer, load_replacement_table
@@ -46,9 +46,6 @@ DESCRIPTION = (
     "seq-generate DATA --path CKPT. The task and model are rebuilt from the checkpoint; "
     "pass --path CKPT --help to see its task's options."
 )
-#: fairseq's batch when neither --max-tokens nor --batch-size is given
-DEFAULT_MAX_TOKENS = 12000
-
 logger = logging.getLogger("seqlab.generate")
 
 
@@ -157,19 +154,10 @@ def generate(inf: Inference, out: IO[str]) -> None:
     cfg = GenerationConfig.from_args(args)
     task.load_dataset(args.gen_subset)
     dataset = task.dataset(args.gen_subset)
-    max_tokens = args.max_tokens if args.max_tokens or args.batch_size else DEFAULT_MAX_TOKENS
-    itr = task.get_batch_iterator(
-        dataset=dataset,
-        max_tokens=max_tokens,
-        max_sentences=args.batch_size,
-        max_positions=resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models]),
-        ignore_invalid_inputs=args.skip_invalid_size_inputs_valid_test,
-        required_batch_size_multiple=args.required_batch_size_multiple,
-        seed=args.seed,
-        num_shards=args.num_shards,
-        shard_id=args.shard_id,
-        num_workers=args.num_workers,
-    ).next_epoch_itr(shuffle=False)
+    max_positions = resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
+    itr = split_batches(
+        task, dataset, args, max_positions, num_shards=args.num_shards, shard_id=args.shard_id
+    )
     load_spm = getattr(task, "load_sentencepiece", None)
     decoder = TextDecoder(args.remove_bpe, load_spm() if load_spm is not None else None)
     src_dict, tgt_dict = task.source_dictionary, task.target_dictionary

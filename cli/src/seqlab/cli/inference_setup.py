@@ -31,6 +31,9 @@ from .malloc_tuning import keep_freed_memory
 
 logger = logging.getLogger("seqlab.inference")
 
+#: the batch when neither --max-tokens nor --batch-size is given (fairseq's tools' default)
+DEFAULT_MAX_TOKENS = 12000
+
 #: the plugins a checkpoint records that inference needs, by their key in ``checkpoint["plugins"]``
 NEEDED_PLUGINS = ("task", "model", "arch", "criterion")
 _KIND_OF = {"task": "task", "arch": "architecture", "model": "model", "criterion": "criterion"}
@@ -356,3 +359,24 @@ def load_inference(
         if i == 0:
             first = {key: first[key] for key in ("config", "task_state") if key in first}
     return Inference(args, task, models, device, paths)
+
+
+def split_batches(
+    task: Any, dataset: Any, args: argparse.Namespace, max_positions: Any, **sharding: int
+) -> Any:
+    """``dataset``'s batches in order, by the batching flags (``--max-tokens 12000`` when none is given).
+
+    ``sharding`` (``num_shards``, ``shard_id``) selects every n-th batch.
+    """
+    max_tokens = args.max_tokens if args.max_tokens or args.batch_size else DEFAULT_MAX_TOKENS
+    return task.get_batch_iterator(
+        dataset=dataset,
+        max_tokens=max_tokens,
+        max_sentences=args.batch_size,
+        max_positions=max_positions,
+        ignore_invalid_inputs=args.skip_invalid_size_inputs_valid_test,
+        required_batch_size_multiple=args.required_batch_size_multiple,
+        seed=args.seed,
+        num_workers=args.num_workers,
+        **sharding,
+    ).next_epoch_itr(shuffle=False)
