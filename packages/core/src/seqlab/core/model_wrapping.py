@@ -38,7 +38,9 @@ def wrap_model(model: nn.Module, backend: str, ctx: DistributedContext, device: 
         fully_shard(model, reshard_after_forward=True)
         return model
     device_ids = [device.index] if device.type == "cuda" else None
-    return _ForwardingDDP(model, device_ids=device_ids)
+    # a model whose steps may leave parameters without a gradient (LayerDrop) says so
+    unused = bool(getattr(model, "find_unused_parameters", False))
+    return _ForwardingDDP(model, device_ids=device_ids, find_unused_parameters=unused)
 
 
 def is_sharded(model: nn.Module) -> bool:

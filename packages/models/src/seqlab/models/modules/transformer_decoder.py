@@ -21,6 +21,7 @@ from seqlab.core.utils import make_positions
 from .attention_masks import decoder_self_attn_mask, key_padding_mask
 from .dropout import dropout
 from .encoder_out import encoder_states
+from .layer_drop import check_layerdrop, kept_layers
 from .positional_embedding import build_positional_embedding
 from .transformer_layer import TransformerDecoderLayer
 
@@ -67,6 +68,7 @@ class TransformerDecoder(IncrementalDecoder):
             )
             for _ in range(args.decoder_layers)
         )
+        self.layerdrop = check_layerdrop(getattr(args, "decoder_layerdrop", 0.0), "--decoder-layerdrop")
         final_norm = args.decoder_normalize_before and not getattr(args, "no_decoder_final_norm", False)
         self.layer_norm = nn.LayerNorm(embed_dim) if final_norm else None
         self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=False)
@@ -117,7 +119,8 @@ class TransformerDecoder(IncrementalDecoder):
         memory_mask = self._memory_mask(memory_padding, incremental_state)
         inner_states = [x.transpose(0, 1)]
         attn = None
-        for i, layer in enumerate(self.layers):
+        layers = kept_layers(self.layers, self.layerdrop, self.training)
+        for i, layer in enumerate(layers):
             x, layer_attn = layer(
                 x,
                 self_attn_mask=self_attn_mask,
@@ -125,7 +128,7 @@ class TransformerDecoder(IncrementalDecoder):
                 memory=memory,
                 memory_mask=memory_mask,
                 incremental_state=incremental_state,
-                need_attn=need_attn and i == len(self.layers) - 1,
+                need_attn=need_attn and i == len(layers) - 1,
             )
             inner_states.append(x.transpose(0, 1))
             if layer_attn is not None:

@@ -15,6 +15,7 @@ from .attention_masks import key_padding_mask
 from .decode_merging import merge_encoder_out
 from .dropout import dropout
 from .encoder_out import reorder_encoder_out
+from .layer_drop import check_layerdrop, kept_layers
 from .positional_embedding import build_positional_embedding
 from .transformer_layer import TransformerEncoderLayer
 
@@ -52,6 +53,7 @@ class TransformerEncoder(Encoder):
             for _ in range(args.encoder_layers)
         )
         self.layer_norm = nn.LayerNorm(embed_dim) if args.encoder_normalize_before else None
+        self.layerdrop = check_layerdrop(getattr(args, "encoder_layerdrop", 0.0), "--encoder-layerdrop")
 
     def forward(
         self,
@@ -73,7 +75,7 @@ class TransformerEncoder(Encoder):
         if attn_mask is not None:
             x = x.masked_fill(padding.unsqueeze(-1), 0.0)
         states = [x.transpose(0, 1)] if return_all_hiddens else []
-        for layer in self.layers:
+        for layer in kept_layers(self.layers, self.layerdrop, self.training):
             x = layer(x, attn_mask)
             if return_all_hiddens:
                 states.append(x.transpose(0, 1))

@@ -26,6 +26,9 @@ class TransformerConfig:
         default=2048, metadata={"help": "encoder inner dimension of the feed-forward blocks"}
     )
     encoder_layers: int = field(default=6, metadata={"help": "number of encoder layers"})
+    encoder_layerdrop: float = field(
+        default=0.0, metadata={"help": "LayerDrop: skip each encoder layer with this probability in training"}
+    )
     encoder_attention_heads: int = field(default=8, metadata={"help": "number of encoder attention heads"})
     encoder_normalize_before: bool = field(
         default=False, metadata={"help": "apply layer norm before each encoder block (pre-norm)"}
@@ -44,6 +47,9 @@ class TransformerConfig:
         },
     )
     decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
+    decoder_layerdrop: float = field(
+        default=0.0, metadata={"help": "LayerDrop: skip each decoder layer with this probability in training"}
+    )
     decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
     decoder_normalize_before: bool = field(
         default=False, metadata={"help": "apply layer norm before each decoder block (pre-norm)"}

@@ -25,6 +25,8 @@ class TransformerModel(EncoderDecoderModel):
     def __init__(self, args: Any, encoder: TransformerEncoder, decoder: TransformerDecoder) -> None:
         super().__init__(encoder, decoder)
         self.args = args
+        # LayerDrop leaves the skipped layers' parameters without a gradient in a step
+        self.find_unused_parameters = encoder.layerdrop > 0 or decoder.layerdrop > 0
 
     @classmethod
     def build_model(cls, args: Any, task: Any) -> TransformerModel:

@@ -26,6 +26,9 @@ class TransformerLanguageModelConfig:
         default=2048, metadata={"help": "decoder inner dimension of the feed-forward blocks"}
     )
     decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
+    decoder_layerdrop: float = field(
+        default=0.0, metadata={"help": "LayerDrop: skip each decoder layer with this probability in training"}
+    )
     decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
     decoder_learned_pos: bool = field(
         default=False, metadata={"help": "learn positional embeddings instead of sinusoids"}

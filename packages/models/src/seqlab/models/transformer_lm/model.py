@@ -21,6 +21,8 @@ class TransformerLanguageModel(LanguageModel):
     def __init__(self, args: Any, decoder: TransformerDecoder) -> None:
         super().__init__(decoder)
         self.args = args
+        # LayerDrop leaves the skipped layers' parameters without a gradient in a step
+        self.find_unused_parameters = decoder.layerdrop > 0
 
     @classmethod
     def build_model(cls, args: Any, task: Any) -> TransformerLanguageModel:

@@ -1,0 +1,78 @@
+"""LayerDrop (``--encoder-layerdrop``/``--decoder-layerdrop``) in seq-train: it changes what is
+trained, a resumed run skips the same layers, and DistributedDataParallel trains with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqlab.core.checkpoint_io import load_checkpoint_file
+
+TRAIN = [
+    *("--task", "translation", "--arch", "transformer", "--encoder-layers", "3", "--decoder-layers", "3"),
+    *("--encoder-embed-dim", "32", "--decoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64"),
+    *("--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"),
+    *("--optimizer", "adam", "--lr", "0.003", "--criterion", "cross_entropy", "--dropout", "0"),
+    *("--max-tokens", "200", "--seed", "1", "--cpu", "--clip-norm", "1.0"),
+    *("--log-format", "simple", "--no-epoch-checkpoints", "--disable-validation"),
+]
+LAYERDROP = ["--encoder-layerdrop", "0.5", "--decoder-layerdrop", "0.5"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data(copy_task) -> Path:
+    return copy_task("layerdrop", 200, 7, 180)
+
+
+def _train(data: Path, save: Path, *extra: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("SEQLAB_USER_DIRS", None)
+    cmd = [sys.executable, "-m", "seqlab.cli.train", str(data), *TRAIN, "--save-dir", str(save), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return load_checkpoint_file(str(save / "checkpoint_last.pt"))["model"]
+
+
+def test_layerdrop_changes_training_and_resumes_exactly(data, tmp_path):
+    plain = _train(data, tmp_path / "plain", "--max-update", "6")
+    straight = _train(data, tmp_path / "straight", *LAYERDROP, "--max-update", "6")
+    assert any(not torch.equal(plain[k], straight[k]) for k in plain)
+    _train(data, tmp_path / "resumed", *LAYERDROP, "--max-update", "3")
+    resumed = _train(data, tmp_path / "resumed", *LAYERDROP, "--max-update", "6")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+
+
+def test_layerdrop_trains_under_distributed_data_parallel(data, tmp_path):
+    # DDP waits for a gradient of every parameter unless told that some may get none
+    # (without that, the ranks would wait for each other until --heartbeat-timeout)
+    extra = ("--max-update", "4", "--distributed-world-size", "2", "--heartbeat-timeout", "120")
+    model = _train(data, tmp_path / "ddp", *LAYERDROP, *extra)
+    assert all(torch.isfinite(v).all() for v in model.values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("flag", ["--encoder-layerdrop", "--decoder-layerdrop"])
+def test_a_layerdrop_of_one_is_refused_in_one_line(data, tmp_path, flag):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqlab.cli.train",
+        str(data),
+        *TRAIN,
+        "--save-dir",
+        str(tmp_path),
+        flag,
+        "1",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 2 and f"{flag} must be at least 0 and below 1, not 1.0" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.glob("*.pt"))
