@@ -274,9 +274,18 @@ def check_data_dictionaries(
 
 
 def load_model(
-    task: Any, path: str, checkpoint: dict[str, Any], args: argparse.Namespace, device: torch.device
+    task: Any,
+    path: str,
+    checkpoint: dict[str, Any],
+    args: argparse.Namespace,
+    device: torch.device,
+    strict_dropout_classes: bool = True,
 ) -> torch.nn.Module:
-    """Build the checkpoint's model with its own training options and load its weights."""
+    """Build the checkpoint's model with its own training options and load its weights.
+
+    With ``strict_dropout_classes`` false, ``--retain-dropout-modules`` may name classes the
+    model does not have (a fused language model need not have the translation model's).
+    """
     model_args = argparse.Namespace(**checkpoint["config"])
     model = task.build_model(model_args)
     state = checkpoint["model"]
@@ -294,7 +303,10 @@ def load_model(
     if prepare is not None:
         prepare(args)
     retain_dropout(
-        model, bool(getattr(args, "retain_dropout", False)), getattr(args, "retain_dropout_modules", None)
+        model,
+        bool(getattr(args, "retain_dropout", False)),
+        getattr(args, "retain_dropout_modules", None),
+        strict_dropout_classes,
     )
     dtype = torch.float16 if getattr(args, "fp16", False) else None
     if dtype is None and getattr(args, "bf16", False):
@@ -306,8 +318,13 @@ def load_model(
     return model.to(device)
 
 
-def retain_dropout(model: torch.nn.Module, retain: bool, classes: Sequence[str] | None) -> None:
-    """Eval mode, or dropout kept on (``--retain-dropout``), in every module or those of ``classes`` only."""
+def retain_dropout(
+    model: torch.nn.Module, retain: bool, classes: Sequence[str] | None, strict: bool = True
+) -> None:
+    """Eval mode, or dropout kept on (``--retain-dropout``), in every module or those of ``classes`` only.
+
+    ``strict``: a class the model does not have is an error.
+    """
     # dropout is the only thing the models' training mode switches on
     model.train(retain)
     if classes is None:
@@ -316,7 +333,7 @@ def retain_dropout(model: torch.nn.Module, retain: bool, classes: Sequence[str] 
         raise ConfigError("--retain-dropout-modules needs --retain-dropout")
     found = {type(m).__name__ for m in model.modules()}
     unknown = [name for name in classes if name not in found]
-    if unknown:
+    if unknown and strict:
         raise ConfigError(
             f"--retain-dropout-modules: the model has no module of class {unknown[0]}"
             f"{did_you_mean(unknown[0], sorted(found))}"

@@ -60,7 +60,7 @@ def load_fusion_lm(
     task = get_plugin("task", str(config["task"])).obj.setup_task_from_state(
         lm_args, checkpoint.get("task_state") or {}
     )
-    model = load_model(task, path, checkpoint, args, device)
+    model = load_model(task, path, checkpoint, args, device, strict_dropout_classes=False)
     if getattr(model, "encoder", None) is not None:
         raise SeqlabError(
             f"--lm-path {path} is an encoder-decoder model (--arch {config['arch']}); fuse a language model "

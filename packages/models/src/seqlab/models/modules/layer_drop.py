@@ -3,10 +3,10 @@
 fairseq's ``--encoder-layerdrop``/``--decoder-layerdrop``: one uniform draw per layer and
 forward pass, a layer running when its draw exceeds ``p``. In evaluation, and in any pass
 without gradients (generation, also with ``--retain-dropout``, whose incremental caches need
-every layer at every step), every layer runs. The
-draws come from torch's CPU generator, which training seeds per update, so a resumed run
-skips the same layers. A skipped layer's parameters get no gradient in that step, so a model
-using LayerDrop sets ``find_unused_parameters`` for DistributedDataParallel.
+every layer at every step), every layer runs. The draws come from torch's CPU generator,
+which training seeds per update, so a resumed run skips the same layers. A skipped layer's
+parameters get no gradient in that step, so a model using LayerDrop sets
+``find_unused_parameters`` for DistributedDataParallel.
 """
 
 from __future__ import annotations
