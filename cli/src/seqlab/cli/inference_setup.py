@@ -34,6 +34,9 @@ logger = logging.getLogger("seqlab.inference")
 #: the batch when neither --max-tokens nor --batch-size is given (fairseq's tools' default)
 DEFAULT_MAX_TOKENS = 12000
 
+#: model options that name files of initial weights (fairseq's pretrained embeddings)
+INIT_ONLY_OPTIONS = frozenset({"encoder_embed_path", "decoder_embed_path"})
+
 #: the plugins a checkpoint records that inference needs, by their key in ``checkpoint["plugins"]``
 NEEDED_PLUGINS = ("task", "model", "arch", "criterion")
 _KIND_OF = {"task": "task", "arch": "architecture", "model": "model", "criterion": "criterion"}
@@ -286,7 +289,9 @@ def load_model(
     With ``strict_dropout_classes`` false, ``--retain-dropout-modules`` may name classes the
     model does not have (a fused language model need not have the translation model's).
     """
-    model_args = argparse.Namespace(**checkpoint["config"])
+    # the checkpoint's weights replace what files of initial weights would give, so they are not read
+    config = {k: (None if k in INIT_ONLY_OPTIONS else v) for k, v in checkpoint["config"].items()}
+    model_args = argparse.Namespace(**config)
     model = task.build_model(model_args)
     state = checkpoint["model"]
     if hasattr(model, "upgrade_state_dict"):

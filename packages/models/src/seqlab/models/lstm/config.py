@@ -24,6 +24,10 @@ class LSTMConfig:
 
     dropout: float = field(default=0.1, metadata={"help": "dropout probability"})
     encoder_embed_dim: int = field(default=512, metadata={"help": "encoder embedding dimension"})
+    encoder_embed_path: str | None = field(
+        default=None,
+        metadata={"help": "start the encoder embeddings from this text file of 'word v1 ... vd' lines"},
+    )
     encoder_freeze_embed: bool = field(
         default=False, metadata={"help": "do not train the encoder embeddings"}
     )
@@ -43,6 +47,10 @@ class LSTMConfig:
         metadata={"help": "dropout probability of the encoder outputs (presets default it to --dropout)"},
     )
     decoder_embed_dim: int = field(default=512, metadata={"help": "decoder embedding dimension"})
+    decoder_embed_path: str | None = field(
+        default=None,
+        metadata={"help": "start the decoder embeddings from this text file of 'word v1 ... vd' lines"},
+    )
     decoder_freeze_embed: bool = field(
         default=False, metadata={"help": "do not train the decoder embeddings"}
     )

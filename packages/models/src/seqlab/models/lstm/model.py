@@ -6,6 +6,7 @@ from typing import Any
 
 from seqlab.core import ConfigError, EncoderDecoderModel, register_model
 from seqlab.models.modules import check_share_all_embeddings
+from seqlab.models.modules.pretrained_embeddings import check_shared_paths, load_pretrained
 
 from .architectures import base_architecture
 from .config import LSTMConfig, boolean
@@ -39,10 +40,15 @@ class LSTMModel(EncoderDecoderModel):
         encoder_embed = lstm_embedding(len(src_dict), args.encoder_embed_dim, src_dict.pad())
         if args.share_all_embeddings:
             check_share_all_embeddings(args, src_dict, tgt_dict)
+            check_shared_paths(args)
             decoder_embed = encoder_embed
             args.share_decoder_input_output_embed = True
         else:
             decoder_embed = lstm_embedding(len(tgt_dict), args.decoder_embed_dim, tgt_dict.pad())
+            if getattr(args, "decoder_embed_path", None):
+                load_pretrained(decoder_embed, args.decoder_embed_path, tgt_dict, "--decoder-embed-path")
+        if getattr(args, "encoder_embed_path", None):
+            load_pretrained(encoder_embed, args.encoder_embed_path, src_dict, "--encoder-embed-path")
         if args.share_decoder_input_output_embed and args.decoder_embed_dim != args.decoder_out_embed_dim:
             raise ConfigError(
                 f"--share-decoder-input-output-embed needs --decoder-embed-dim ({args.decoder_embed_dim}) "

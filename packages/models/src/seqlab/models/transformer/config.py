@@ -22,6 +22,10 @@ class TransformerConfig:
         default=0.0, metadata={"help": "dropout probability after the activation in the feed-forward blocks"}
     )
     encoder_embed_dim: int = field(default=512, metadata={"help": "encoder embedding dimension"})
+    encoder_embed_path: str | None = field(
+        default=None,
+        metadata={"help": "start the encoder embeddings from this text file of 'word v1 ... vd' lines"},
+    )
     encoder_ffn_embed_dim: int = field(
         default=2048, metadata={"help": "encoder inner dimension of the feed-forward blocks"}
     )
@@ -39,6 +43,10 @@ class TransformerConfig:
     decoder_embed_dim: int = field(
         default=512,
         metadata={"help": "decoder embedding dimension (presets default it to --encoder-embed-dim)"},
+    )
+    decoder_embed_path: str | None = field(
+        default=None,
+        metadata={"help": "start the decoder embeddings from this text file of 'word v1 ... vd' lines"},
     )
     decoder_ffn_embed_dim: int = field(
         default=2048,

@@ -13,6 +13,7 @@ from seqlab.models.modules import (
     build_embedding,
     check_share_all_embeddings,
 )
+from seqlab.models.modules.pretrained_embeddings import check_shared_paths, load_pretrained
 
 from .architectures import base_architecture
 from .config import TransformerConfig
@@ -35,12 +36,17 @@ class TransformerModel(EncoderDecoderModel):
         src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
         if args.share_all_embeddings:
             check_share_all_embeddings(args, src_dict, tgt_dict)
+            check_shared_paths(args)
             encoder_embed = cls.build_embedding(args, src_dict, args.encoder_embed_dim)
             decoder_embed = encoder_embed
             args.share_decoder_input_output_embed = True
         else:
             encoder_embed = cls.build_embedding(args, src_dict, args.encoder_embed_dim)
             decoder_embed = cls.build_embedding(args, tgt_dict, args.decoder_embed_dim)
+            if getattr(args, "decoder_embed_path", None):
+                load_pretrained(decoder_embed, args.decoder_embed_path, tgt_dict, "--decoder-embed-path")
+        if getattr(args, "encoder_embed_path", None):
+            load_pretrained(encoder_embed, args.encoder_embed_path, src_dict, "--encoder-embed-path")
         encoder = TransformerEncoder(args, src_dict, encoder_embed)
         decoder = TransformerDecoder(args, tgt_dict, decoder_embed)
         return cls(args, encoder, decoder)
