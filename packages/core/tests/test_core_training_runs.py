@@ -123,6 +123,18 @@ def test_distributed_world_size_starts_ranks_through_torch_launcher(tmp_path, tr
 
 
 @pytest.mark.slow
+def test_fairseqs_other_ddp_backends_train_as_c10d(tmp_path, train):
+    runs = {}
+    for backend in ("c10d", "legacy_ddp", "pytorch_ddp"):
+        extra = ("--max-epoch", "1", "--distributed-world-size", "2", "--ddp-backend", backend)
+        proc = train(tmp_path / backend, *extra)
+        assert proc.returncode == 0, proc.stderr
+        runs[backend] = load_checkpoint_file(str(tmp_path / backend / "checkpoint_last.pt"))["model"]
+    assert_same_state(runs["c10d"], runs["legacy_ddp"], exact=True)
+    assert_same_state(runs["c10d"], runs["pytorch_ddp"], exact=True)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="lists threads through Linux's /proc")
 def test_ranks_free_the_process_group_before_python_exits(tmp_path, train):
     # A gloo group still alive when the interpreter shuts down can abort the rank at exit. FSDP2 is

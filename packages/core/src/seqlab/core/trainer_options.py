@@ -133,8 +133,12 @@ class DistributedOptions:
     distributed_world_size: int = field(
         default=1, metadata={"help": "ranks to start on this machine through torch.distributed.run"}
     )
-    ddp_backend: Literal["c10d", "fully_sharded"] = field(
-        default="c10d", metadata={"help": "DistributedDataParallel (c10d) or FSDP2 fully_shard"}
+    ddp_backend: Literal["c10d", "pytorch_ddp", "legacy_ddp", "no_c10d", "fully_sharded"] = field(
+        default="c10d",
+        metadata={
+            "help": "DistributedDataParallel (c10d) or FSDP2 fully_shard (fully_sharded); fairseq's "
+            "pytorch_ddp, legacy_ddp and no_c10d run as c10d, whose summed gradients are the same"
+        },
     )
     heartbeat_timeout: int = field(
         default=-1,
