@@ -30,6 +30,7 @@ MODULES = {
     "seq-generate": "generate",
     "seq-interactive": "interactive",
     "seq-eval-lm": "eval_lm",
+    "seq-validate": "validate",
     "seq-plugins": "plugins",
 }
 WORDS = "apple bird cat dog egg fish goat hat".split()
@@ -215,6 +216,20 @@ CASES = [
         "train-typo-flag", "seq-train", [*_train("{bin}"), "--max-updat", "3"], "did you mean --max-update", 2
     ),
     Case(
+        "train-layerdrop-of-one",
+        "seq-train",
+        [*_train("{bin}"), "--encoder-layerdrop", "1"],
+        "--encoder-layerdrop must be at least 0 and below 1, not 1.0",
+        2,
+    ),
+    Case(
+        "train-missing-embed-path",
+        "seq-train",
+        [*_train("{bin}"), "--encoder-embed-path", "{root}/vectors.txt"],
+        "--encoder-embed-path: cannot read",
+        2,
+    ),
+    Case(
         "malformed-json-config",
         "seq-train",
         [*_train("{bin}"), "--config", "{raw}/bad.json"],
@@ -384,6 +399,34 @@ CASES = [
         "dictionary",
         1,
     ),
+    Case(
+        "generate-shard-out-of-range",
+        "seq-generate",
+        ["{bin}", "--path", "{ck}", "--num-shards", "2", "--shard-id", "2"],
+        "--shard-id 2 must be from 0 to --num-shards - 1 (1)",
+        2,
+    ),
+    Case(
+        "generate-lm-weight-without-lm",
+        "seq-generate",
+        ["{bin}", "--path", "{ck}", "--lm-weight", "0.3"],
+        "--lm-weight needs --lm-path",
+        2,
+    ),
+    Case(
+        "generate-translation-model-as-lm",
+        "seq-generate",
+        ["{bin}", "--path", "{ck}", "--lm-path", "{ck}", "--lm-weight", "0.3"],
+        "is an encoder-decoder model (--arch transformer); fuse a language model",
+        1,
+    ),
+    Case(
+        "generate-missing-replace-unk-file",
+        "seq-generate",
+        ["{bin}", "--path", "{ck}", "--replace-unk", "{root}/table.txt"],
+        "--replace-unk: cannot read",
+        2,
+    ),
     # -- seq-interactive -----------------------------------------------------------------------------
     Case("interactive-truncated-checkpoint", "seq-interactive", ["--path", "{truncated}"], "truncated", 1),
     Case(
@@ -396,6 +439,14 @@ CASES = [
     ),
     # -- seq-eval-lm -----------------------------------------------------------------------------------
     Case("eval-lm-translation-checkpoint", "seq-eval-lm", ["{bin}", "--path", "{ck}"], "use seq-generate", 1),
+    # -- seq-validate ----------------------------------------------------------------------------------
+    Case(
+        "validate-missing-split",
+        "seq-validate",
+        ["{bin}", "--path", "{ck}", "--valid-subset", "valid,tst"],
+        "binarize the tst split",
+        1,
+    ),
     # -- seq-plugins -----------------------------------------------------------------------------------
     Case("plugins-unknown-name", "seq-plugins", ["describe", "transformr"], "did you mean transformer", 2),
     Case(
