@@ -142,6 +142,8 @@ def test_the_copy_model_reproduces_held_aside_inputs_and_reports_sacrebleus_bleu
     assert hyps == copy_run.test == refs
     assert other == [f"Generate test with beam=5: {sacrebleu.corpus_bleu(hyps, [refs]).format()}"]
     assert "BLEU = 100.00" in other[0]
+    assert generate([*argv[:-2], "--scoring", "bleu"]) == 0  # fairseq's BLEU over the pieces
+    assert "Generate test with beam=5: BLEU4 = 100.00, 100.0/100.0/100.0/100.0" in capsys.readouterr().out
 
 
 def test_validate_reports_the_loss_and_bleu_that_training_validated(copy_run, capsys):

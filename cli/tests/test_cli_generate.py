@@ -87,6 +87,30 @@ def test_lines_and_bleu_equal_sacrebleu_on_the_written_file(data, checkpoint, tm
     assert "sentences/s" in err and "tokens/s" in err
 
 
+def test_scoring_bleu_is_fairseqs_bleu_over_the_printed_tokens(data, checkpoint, capsys):
+    argv = [str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--remove-bpe", "sentencepiece"]
+    rc, out, err = run([*argv, "--scoring", "bleu"], capsys)
+    assert rc == 0, err
+    lines, other = parse_output(out)
+    hyps = [lines["H"][i][0].split("\t")[1] for i in range(len(TEST_SRC))]
+    refs = [lines["T"][i][0] for i in range(len(TEST_SRC))]
+    # with words as tokens, fairseq's BLEU is sacrebleu's without tokenization or smoothing
+    expected = sacrebleu.corpus_bleu(hyps, [refs], tokenize="none", smooth_method="none", force=True)
+    (line,) = other
+    assert line.startswith(f"Generate test with beam=3: BLEU4 = {expected.score:2.2f}, ")
+    grams = "/".join(f"{p:2.1f}" for p in expected.precisions)
+    assert f", {grams} (BP={expected.bp:.3f}," in line
+    # without --remove-bpe the tokens are the pieces the H- lines print, the reference's too
+    rc, out, err = run([*argv[:-2], "--scoring", "bleu"], capsys)
+    assert rc == 0, err
+    spm = SentencePieceModel.load(str(data / MODEL_FILENAME))
+    lines, _ = parse_output(out)
+    syslen = sum(len(lines["H"][i][0].split("\t")[1].split()) for i in range(len(TEST_SRC)))
+    reflen = sum(len(spm.encode(ref)) for ref in refs)
+    assert f"syslen={syslen}, reflen={reflen})" in out and syslen != expected.sys_len
+    assert f"syslen={expected.sys_len}, reflen={expected.ref_len})" in line
+
+
 def test_an_ensemble_of_a_checkpoint_with_itself_gives_the_checkpoints_output(data, checkpoint, capsys):
     rc, alone, err = run([str(data), "--path", checkpoint, "--user-dir", TOYS, *GEN, "--nbest", "3"], capsys)
     assert rc == 0, err

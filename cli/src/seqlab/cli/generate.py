@@ -31,6 +31,7 @@ from seqlab.tasks.generation import EnsembleModel, GenerationConfig
 from seqlab.tasks.generation.alignment import add_alignments, check_alignment_models
 from seqlab.tasks.generation.bleu import TOKENIZERS, corpus_bleu, corpus_chrf
 from seqlab.tasks.generation.reference_scoring import score_references
+from seqlab.tasks.generation.token_bleu import TokenBleu
 
 from .gc_freeze import loaded_objects_frozen
 from .hypothesis_output import TextDecoder, hypothesis_lines
@@ -73,7 +74,13 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         help="score each reference instead of searching: H- is the reference, P- its tokens' "
         "log-probabilities, the score their mean (search options are ignored)",
     )
-    g.add_argument("--scoring", choices=["sacrebleu", "chrf"], default="sacrebleu", help="the corpus metric")
+    g.add_argument(
+        "--scoring",
+        choices=["sacrebleu", "chrf", "bleu"],
+        default="sacrebleu",
+        help="the corpus metric: sacreBLEU on detokenized text, chrF, or fairseq's 'bleu' over the "
+        "H- line's tokens (not comparable across segmentations)",
+    )
     g.add_argument(
         "--sacrebleu-tokenizer", choices=TOKENIZERS, default="13a", help="sacrebleu's tokenization for BLEU"
     )
@@ -129,16 +136,21 @@ class Scorer:
         self.args = args
         self.hyps: list[str] = []
         self.refs: list[str] = []
+        self.tokens = TokenBleu()
 
-    def add(self, reference: str, hypothesis: str) -> None:
-        """Add one sentence's reference and top hypothesis (detokenized)."""
+    def add(self, reference: str, hypothesis: str, reference_tokens: str, hypothesis_tokens: str) -> None:
+        """Add one sentence's reference and top hypothesis, detokenized and as tokens (``T-``/``H-`` text)."""
         self.refs.append(reference)
         self.hyps.append(hypothesis)
+        if self.args.scoring == "bleu":
+            self.tokens.add(reference_tokens.split(), hypothesis_tokens.split())
 
     def result_string(self) -> str:
         """fairseq's result string, e.g. ``BLEU = 27.31 58.9/33.4/21.0/13.6 (BP = ...)``."""
         if self.args.scoring == "chrf":
             return str(corpus_chrf(self.hyps, self.refs))
+        if self.args.scoring == "bleu":
+            return self.tokens.result_string()
         score = corpus_bleu(
             self.hyps,
             self.refs,
@@ -300,11 +312,11 @@ def _print_sentence(
     if src_dict is not None and src_tokens is not None:
         src = decoder.detokenize(decoder.tokens(src_dict, strip_pad(src_tokens[i], src_dict.pad())))
         lines.append(f"S-{sample_id}\t{src}")
-    target = None
+    target = target_tokens = None
     if sample["target"] is not None:
-        target = decoder.detokenize(
-            decoder.tokens(tgt_dict, strip_pad(sample["target"][i], tgt_dict.pad()), True)
-        )
+        # <unk> in a reference is escaped, so that it matches no <unk> of a hypothesis
+        target_tokens = decoder.tokens(tgt_dict, strip_pad(sample["target"][i], tgt_dict.pad()), True)
+        target = decoder.detokenize(target_tokens)
         lines.append(f"T-{sample_id}\t{target}")
     source = None
     if replacer is not None and src_tokens is not None:
@@ -316,10 +328,10 @@ def _print_sentence(
             text = decoder.tokens(tgt_dict, hypo["tokens"])
         detok = decoder.detokenize(text)
         lines.extend(hypothesis_lines(sample_id, hypo, text, detok, args.print_alignment))
-        if j == 0 and target is not None:
-            scorer.add(target, detok)
-    if target is not None and not hypos:
-        scorer.add(target, "")
+        if j == 0 and target is not None and target_tokens is not None:
+            scorer.add(target, detok, target_tokens, text)
+    if target is not None and target_tokens is not None and not hypos:
+        scorer.add(target, "", target_tokens, "")
     if not args.quiet:
         out.write("".join(line + "\n" for line in lines))
 
