@@ -469,6 +469,30 @@ def _language_model(root: Path, lines: list[str], preprocess_flags: list[str]) -
     return root / "lm-ckpt" / "checkpoint_last.pt"
 
 
+def test_interactive_constraints_put_the_phrases_in_every_translation(copy_run, capsys, monkeypatch):
+    lines = ["dog cat fish\tkite lamp", "apple bird\tink\tegg", "goat hat jam"]
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = ["--path", last, "--beam", "4", "--nbest", "4", "--buffer-size", "3", "--batch-size", "3"]
+    found = {}
+    for mode in ("ordered", "unordered"):
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
+        assert interactive([*argv, "--constraints", mode]) == 0
+        found[mode], _ = _lines(capsys.readouterr().out)
+    ordered = found["ordered"]
+    assert ordered["C"] == {0: ["▁kite ▁lamp"], 1: ["▁ink", "▁egg"]}  # fairseq's C- lines
+    assert ordered["S"][2] == ["▁goat ▁hat ▁jam"]
+    for i, phrases in ((0, ["kite lamp"]), (1, ["ink", "egg"])):
+        for hypo in ordered["D"][i]:
+            text = hypo.split("\t")[1]
+            assert all(p in text for p in phrases), text
+            if len(phrases) == 2:
+                assert text.index("ink") < text.index("egg")
+    # the copy is kept, the phrases are added: the best hypothesis starts with the source
+    assert ordered["D"][0][0].split("\t")[1].startswith("dog cat fish")
+    assert ordered["D"][2][0].split("\t")[1] == "goat hat jam"  # no constraints: plain beam search
+    assert any("egg" in h and h.index("egg") < h.index("ink") for h in found["unordered"]["D"][1])
+
+
 def test_a_fused_language_model_steers_the_search_as_the_generator_fuses_it(copy_run, tmp_path, capsys):
     # the LM's text starts with "kite": fused strongly enough, the copies start with it too
     rng = random.Random(7)

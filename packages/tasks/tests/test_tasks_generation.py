@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlab.core import Encoder, EncoderDecoderModel, IncrementalDecoder, LanguageModel
+from seqlab.core import ConfigError, Encoder, EncoderDecoderModel, IncrementalDecoder, LanguageModel
 from seqlab.core.dictionary import Dictionary
 from seqlab.tasks.generation import EnsembleModel, GenerationConfig, SequenceGenerator
+from seqlab.tasks.generation.constraints import ConstraintState, SentenceConstraints
 from seqlab.tasks.generation.eval_bleu import ValidationBleu
 from seqlab.tasks.generation.logit_rules import ban_repeated_ngrams
 from seqlab.tasks.generation.search import row_topk, sample_candidates
@@ -359,6 +360,60 @@ def test_a_fused_language_model_adds_its_weighted_log_probabilities(model, d, lm
         for (_, score, pos), (_, want, want_pos) in zip(got, expected):
             assert score == pytest.approx(want, abs=1e-4)
             assert pos == pytest.approx(want_pos, abs=1e-4)
+
+
+CONSTRAINTS = [[[7, 8]], [[5], [9, 10]], [], [[11, 4, 6]], [[6], [6]]]
+
+
+def _contains(tokens: list[int], phrase: list[int]) -> list[int]:
+    """Where ``phrase`` starts in ``tokens``."""
+    return [i for i in range(len(tokens) - len(phrase) + 1) if tokens[i : i + len(phrase)] == phrase]
+
+
+@pytest.mark.parametrize("ordered", [False, True], ids=["unordered", "ordered"])
+def test_every_constrained_hypothesis_contains_its_phrases(model, d, ordered):
+    generator = SequenceGenerator([model], d, GenerationConfig(beam=4, nbest=4, max_len_b=10))
+    sample = batch(SENTENCES)
+    hypos = generator.generate([model], sample, constraints=CONSTRAINTS, ordered=ordered)
+    plain = generator(sample)
+    for phrases, hyps, free in zip(CONSTRAINTS, hypos, plain):
+        assert hyps
+        if not phrases:  # a sentence without constraints is searched as plain beam search searches it
+            assert [h["tokens"].tolist() for h in hyps] == [h["tokens"].tolist() for h in free]
+        for h in hyps:
+            tokens = h["tokens"].tolist()
+            starts = [_contains(tokens[:-1], p) for p in phrases]
+            assert all(starts), (phrases, tokens)
+            if ordered and len(phrases) == 2 and phrases[0] != phrases[1]:
+                assert min(starts[0]) < max(starts[1])
+    assert any(
+        not all(_contains(h["tokens"].tolist(), p) for p in phrases)
+        for phrases, hyps in zip(CONSTRAINTS, plain)
+        for h in hyps
+    )  # without them the model would not produce these phrases
+
+
+def test_a_constraint_state_follows_tokens_and_starts_over_when_a_phrase_breaks():
+    sent = SentenceConstraints([[5, 6, 7], [9]], ordered=False)
+    state = ConstraintState()
+    assert sent.next_tokens(state) == [5, 9]
+    for token in (5, 6):
+        state = sent.advance(state, token)
+    assert (state.current, state.matched, sent.bank(state), sent.next_tokens(state)) == (0, 2, 2, [7])
+    state = sent.advance(state, 5)  # breaks the phrase; 5 starts it again
+    assert (state.current, state.matched, sent.bank(state)) == (0, 1, 1)
+    for token in (6, 7, 9):
+        state = sent.advance(state, token)
+    assert sent.finished(state) and sent.bank(state) == 4
+    ordered = SentenceConstraints([[5, 6, 7], [9]], ordered=True)
+    assert ordered.next_tokens(ConstraintState()) == [5]  # the second phrase waits for the first
+    assert ordered.advance(ConstraintState(), 9) == ConstraintState()
+
+
+def test_constraints_need_plain_beam_search(model, d):
+    generator = SequenceGenerator([model], d, GenerationConfig(beam=2, sampling=True))
+    with pytest.raises(ConfigError, match="lexical constraints need plain beam search"):
+        generator.generate([model], batch(SENTENCES[:1]), constraints=[[[5]]])
 
 
 def test_diverse_beam_groups_start_with_different_tokens(model, d):

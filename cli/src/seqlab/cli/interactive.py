@@ -22,7 +22,7 @@ from seqlab.core import ConfigError, SeqlabError
 from seqlab.core.entry import run_tool
 from seqlab.core.utils import move_to_device, resolve_max_positions, strip_pad
 from seqlab.tasks.binarizer import LineEncoder
-from seqlab.tasks.generation import GenerationConfig
+from seqlab.tasks.generation import GenerationConfig, SequenceGenerator
 from seqlab.tasks.generation.alignment import add_alignments, check_alignment_models
 
 from .gc_freeze import loaded_objects_frozen
@@ -52,6 +52,21 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--buffer-size", type=int, default=1, metavar="N", help="read N lines before translating them"
     )
+    g.add_argument(
+        "--constraints",
+        nargs="?",
+        const="ordered",
+        choices=("ordered", "unordered"),
+        default=None,
+        help="each input line is 'source<TAB>phrase<TAB>phrase...': every hypothesis contains the "
+        "phrases, in the order given (ordered, the default) or in any order (unordered)",
+    )
+
+
+def split_constraints(lines: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Each ``source<TAB>phrase<TAB>...`` line's source, and its phrases (empty ones dropped)."""
+    parts = [line.split("\t") for line in lines]
+    return [p[0] for p in parts], [[c.strip() for c in p[1:] if c.strip()] for p in parts]
 
 
 def buffered_lines(stream: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -75,6 +90,10 @@ class Translator:
         self.cfg = GenerationConfig.from_args(args)
         lm = load_fusion_lm(args, task.target_dictionary, inf.device)
         self.generator = make_generator(task, inf.models, args, lm)
+        if args.constraints is not None and not isinstance(self.generator, SequenceGenerator):
+            raise ConfigError(
+                f"--constraints needs seqlab's beam search; the task's generator is {type(self.generator).__name__}"
+            )
         self.aligning = args.print_alignment is not None or args.replace_unk is not None
         if self.aligning:
             check_alignment_models(inf.models)
@@ -86,6 +105,7 @@ class Translator:
         self.decoder = TextDecoder(args.remove_bpe, spm)
         self.src_dict = task.source_dictionary
         self.encoder = LineEncoder(self.src_dict, spm)
+        self.target_encoder = LineEncoder(task.target_dictionary, spm)
         self.is_lm = not all(getattr(m, "encoder", None) is not None for m in inf.models)
         limit = resolve_max_positions(task.max_positions(), *[m.max_positions() for m in inf.models])
         self.max_source = limit[0] if isinstance(limit, tuple) else limit
@@ -103,10 +123,13 @@ class Translator:
                 )
         return out
 
-    def translate(self, lines: list[str], first_id: int) -> list[tuple[torch.Tensor, list[dict[str, Any]]]]:
-        """Generate for the lines; return each line's ids and hypotheses, in input order."""
+    def translate(
+        self, lines: list[str], first_id: int, constraints: list[list[str]] | None = None
+    ) -> list[tuple[torch.Tensor, list[dict[str, Any]]]]:
+        """Generate for the lines (each with its ``constraints``); return each line's ids and hypotheses, in order."""
         args, task = self.inf.args, self.inf.task
         tokens = self.encode(lines, first_id)
+        phrases = None if constraints is None else [self.encode_phrases(c) for c in constraints]
         dataset = task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
         itr = task.get_batch_iterator(
             dataset=dataset,
@@ -122,7 +145,15 @@ class Translator:
             if not sample:
                 continue
             sample = move_to_device(sample, self.inf.device) if self.inf.device.type != "cpu" else sample
-            hypos = inference_step(task, self.generator, self.inf.models, sample)
+            if phrases is not None:
+                wanted = [phrases[i] for i in sample["id"].tolist()]
+                ordered = args.constraints == "ordered"
+                with torch.no_grad():
+                    hypos = self.generator.generate(
+                        self.inf.models, sample, constraints=wanted, ordered=ordered
+                    )
+            else:
+                hypos = inference_step(task, self.generator, self.inf.models, sample)
             if self.aligning:
                 tgt_dict = task.target_dictionary
                 add_alignments(
@@ -138,6 +169,13 @@ class Translator:
                 results[sample_id] = hypos[i]
         return [(tokens[i], results[i]) for i in range(len(lines))]
 
+    def encode_phrases(self, phrases: list[str]) -> list[list[int]]:
+        """Target-side ids of constraint phrases (no ``</s>``)."""
+        if not phrases:
+            return []
+        flat, sizes = self.target_encoder.encode(phrases)
+        return [t[:-1].tolist() for t in torch.from_numpy(flat.astype("int64")).split(sizes.tolist())]
+
     def print_results(
         self,
         out: IO[str],
@@ -145,8 +183,9 @@ class Translator:
         results: list[tuple[torch.Tensor, Any]],
         first_id: int,
         seconds: float,
+        constraints: list[list[str]] | None = None,
     ) -> None:
-        """Print each sentence's ``S-``, ``W-`` and hypothesis lines (``lines_in``: the input lines)."""
+        """Print each sentence's ``S-``, ``W-``, ``C-`` and hypothesis lines (``lines_in``: the sources)."""
         tgt_dict = self.inf.task.target_dictionary
         per_sentence = seconds / max(len(results), 1)
         lines = []
@@ -155,6 +194,8 @@ class Translator:
             src = self.decoder.tokens(self.src_dict, strip_pad(src_tokens, self.src_dict.pad()))
             lines.append(f"S-{sample_id}\t{src}")
             lines.append(f"W-{sample_id}\t{per_sentence:.3f}\tseconds")
+            for phrase in self.encode_phrases(constraints[n]) if constraints is not None else []:
+                lines.append(f"C-{sample_id}\t{self.decoder.tokens(tgt_dict, torch.tensor(phrase))}")
             for hypo in hypos[: self.cfg.nbest]:
                 if self.replacer is not None:
                     source = self.encoder.tokens(lines_in[n])
@@ -202,8 +243,12 @@ def _main(argv: list[str]) -> int:
         with loaded_objects_frozen():
             for lines in buffered_lines(stream, args.buffer_size):
                 start = time.perf_counter()
-                results = translator.translate(lines, first_id)
-                translator.print_results(sys.stdout, lines, results, first_id, time.perf_counter() - start)
+                constraints = None
+                if args.constraints is not None:
+                    lines, constraints = split_constraints(lines)
+                results = translator.translate(lines, first_id, constraints)
+                seconds = time.perf_counter() - start
+                translator.print_results(sys.stdout, lines, results, first_id, seconds, constraints)
                 first_id += len(lines)
     finally:
         if stream is not sys.stdin:

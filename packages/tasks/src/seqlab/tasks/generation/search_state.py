@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .constraints import ConstraintState, SentenceConstraints
 from .finalized import FinalizedHypotheses
 
 
@@ -33,6 +34,8 @@ class Search:
     finalized: FinalizedHypotheses
     step: int = 0  # the step the next call decodes
     offsets: torch.Tensor | None = None  # each live sentence's first row (n x 1), kept while n stays
+    constraints: list[SentenceConstraints] | None = None  # per sentence id: lexical constraints
+    constraint_states: list[list[ConstraintState]] | None = None  # per live sentence: its K states
 
     @property
     def live(self) -> int:
@@ -57,6 +60,8 @@ def join_searches(first: Search, second: Search, kept: torch.Tensor, pad: int) -
         raise ValueError(f"cannot join searches at steps {first.step} and {second.step}")
     if first.prefix_tokens is not None or second.prefix_tokens is not None:
         raise ValueError("searches with forced prefix tokens cannot be joined")
+    if first.constraints is not None or second.constraints is not None:
+        raise ValueError("searches with lexical constraints cannot be joined")
     remap = torch.full_like(first.max_lens, -1)
     remap[kept] = torch.arange(kept.numel(), device=kept.device)
     return Search(

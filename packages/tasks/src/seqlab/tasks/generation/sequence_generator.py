@@ -27,8 +27,11 @@ from typing import Any
 
 import torch
 
+from seqlab.core import ConfigError
+
 from .beam_slots import parent_slot_order, sentences_kept_in_place
 from .config import GenerationConfig
+from .constraints import ConstraintState, SentenceConstraints, constrained_candidates
 from .diverse_beam import diverse_beam_candidates
 from .ensemble import EnsembleModel
 from .finalized import FinalizedHypotheses
@@ -87,16 +90,27 @@ class SequenceGenerator:
         sample: dict[str, Any],
         prefix_tokens: torch.Tensor | None = None,
         bos_token: int | None = None,
+        constraints: Sequence[Sequence[Sequence[int]]] | None = None,
+        ordered: bool = True,
         **kwargs: Any,
     ) -> list[list[dict[str, Any]]]:
         """Return, for each sentence of ``sample`` (in batch order), its hypotheses best first.
 
         ``models`` is accepted for fairseq's callers; the generator's own are used.
         ``prefix_tokens`` (B x P, right-padded with ``<pad>``) are forced as the first tokens.
+        ``constraints`` gives each sentence the phrases (lists of token ids) its hypotheses must
+        contain (:mod:`.constraints`; ``ordered`` in the order given).
         """
         search = self.start(sample, prefix_tokens, bos_token)
         if search is None:
             return []
+        if constraints is not None:
+            if self.cfg.sampling or self.cfg.diverse_beam_groups > 1 or self.cfg.diversity_rate >= 0:
+                raise ConfigError(
+                    "lexical constraints need plain beam search: drop --sampling and the diverse searches"
+                )
+            search.constraints = [SentenceConstraints([list(p) for p in c], ordered) for c in constraints]
+            search.constraint_states = [[ConstraintState()] * self.beam_size for _ in constraints]
         while self.advance(search) is not None:
             pass
         return search.finalized.to_lists()
@@ -201,7 +215,12 @@ class SequenceGenerator:
             may_end=step >= search.earliest_end,
             finite=fused_log_softmax,
         ).view(n, hyps, -1)
-        if cfg.sampling:
+        cand_states = None
+        if search.constraints is not None:
+            cand_scores, cand_tokens, cand_beams, cand_states = self._constrained_candidates(
+                search, lprobs, prev, hyps
+            )
+        elif cfg.sampling:
             cand_scores, cand_tokens, cand_beams = sample_candidates(
                 step, lprobs, prev, cfg.sampling_topk, cfg.sampling_topp
             )
@@ -251,8 +270,8 @@ class SequenceGenerator:
         # rows that stay put cost their caches nothing; diverse beam search's groups are slots
         if hyps == beam > 1 and not cfg.sampling and cfg.diverse_beam_groups <= 1:
             perm = parent_slot_order(active_rows - offsets)
-            active_rows, next_tokens, next_scores = (
-                t.gather(1, perm) for t in (active_rows, next_tokens, next_scores)
+            active_rows, next_tokens, next_scores, active = (
+                t.gather(1, perm) for t in (active_rows, next_tokens, next_scores, active)
             )
         removed = keep.numel() < n
         finished = sentence_ids[:0]
@@ -266,6 +285,10 @@ class SequenceGenerator:
             if search.prefix_tokens is not None:
                 search.prefix_tokens = search.prefix_tokens.index_select(0, rows_kept)
             search.encoder_outs = self.model.reorder_encoder_out(encoder_outs, keep if grouped else rows_kept)
+        if cand_states is not None:
+            live = keep.tolist() if removed else range(n)
+            chosen = active.tolist()
+            search.constraint_states = [[cand_states[i][c] for c in chosen[i]] for i in live]
         order = active_rows.view(-1)
         search.tokens = tokens = tokens.index_select(0, order)
         tokens[:, step + 1] = next_tokens.view(-1)
@@ -277,6 +300,26 @@ class SequenceGenerator:
             self.model.reorder_incremental_state(order)
         search.step = step + 1
         return finished
+
+    def _constrained_candidates(
+        self,
+        search: Search,
+        lprobs: torch.Tensor,
+        prev: torch.Tensor | None,
+        hyps: int,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[list[ConstraintState]]]:
+        """:func:`constrained_candidates` for the live sentences, ``</s>`` kept from unfinished hypotheses."""
+        assert search.constraints is not None and search.constraint_states is not None
+        step = search.step
+        sentences = [search.constraints[i] for i in search.sentence_ids.tolist()]
+        states = search.constraint_states
+        unfinished = torch.tensor(
+            [[not sent.finished(st) for st in row[:hyps]] for sent, row in zip(sentences, states)],
+            device=lprobs.device,
+        )
+        # as in fairseq, even at the maximum length: there an unfinished hypothesis dies
+        lprobs[..., self.eos] = lprobs[..., self.eos].masked_fill(unfinished, NEG_INF)
+        return constrained_candidates(step, lprobs, prev, self.beam_size, sentences, states)
 
 
 def _first_of_each(group: int, *per_row: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
