@@ -270,9 +270,11 @@ class SequenceGenerator:
         # rows that stay put cost their caches nothing; diverse beam search's groups are slots
         if hyps == beam > 1 and not cfg.sampling and cfg.diverse_beam_groups <= 1:
             perm = parent_slot_order(active_rows - offsets)
-            active_rows, next_tokens, next_scores, active = (
-                t.gather(1, perm) for t in (active_rows, next_tokens, next_scores, active)
+            active_rows, next_tokens, next_scores = (
+                t.gather(1, perm) for t in (active_rows, next_tokens, next_scores)
             )
+            if cand_states is not None:
+                active = active.gather(1, perm)
         removed = keep.numel() < n
         finished = sentence_ids[:0]
         if removed:
