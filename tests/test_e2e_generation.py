@@ -146,6 +146,18 @@ def test_the_copy_model_reproduces_held_aside_inputs_and_reports_sacrebleus_bleu
     assert "Generate test with beam=5: BLEU4 = 100.00, 100.0/100.0/100.0/100.0" in capsys.readouterr().out
 
 
+def test_model_overrides_rebuild_the_model_with_other_options(copy_run, capsys):
+    last = str(copy_run.save / "checkpoint_last.pt")
+    argv = [str(copy_run.data), "--path", last, "--batch-size", "16", "--skip-invalid-size-inputs-valid-test"]
+    # fairseq users write Python dicts; JSON works too
+    for overrides in ("{'max_source_positions': 5}", '{"max_source_positions": 5}'):
+        assert generate([*argv, "--model-overrides", overrides]) == 0
+        found, _ = _lines(capsys.readouterr().out)
+        short = {i for i, s in enumerate(copy_run.test) if len(s.split()) + 1 <= 5}  # words are pieces here
+        assert set(found["S"]) == short and 0 < len(short) < len(copy_run.test)
+        assert all(found["D"][i][0].split("\t")[1] == copy_run.test[i] for i in short)
+
+
 def test_validate_reports_the_loss_and_bleu_that_training_validated(copy_run, capsys):
     last_validation = [line for line in copy_run.log.splitlines() if "valid on 'valid' epoch" in line][-1]
     logged = {k: float(v) for k, v in re.findall(r"\| (loss|bleu) ([\d.]+)", last_validation)}

@@ -230,6 +230,9 @@ def test_an_ensemble_of_checkpoints_with_other_dictionaries_is_refused(data, che
         ),
         (["--sampling", "--diversity-rate", "0.5"], "choose one of --sampling, --diverse-beam-groups and"),
         (["--diversity-rate", "-0.5"], "--diversity-rate must be 0 or more (or -1: off), not -0.5"),
+        (["--model-overrides", '{"toy_dimm": 8}'], "records no option 'toy_dimm' (did you mean toy_dim?)"),
+        (["--model-overrides", "{toy_dim"], "--model-overrides must be a JSON object"),
+        (["--model-overrides", "[1, 2]"], "--model-overrides must map option names to values"),
     ],
 )
 def test_bad_generation_options_fail_in_one_line(data, checkpoint, capsys, flags, message):

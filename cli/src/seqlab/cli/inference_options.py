@@ -26,6 +26,13 @@ def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fp16", action="store_true", help="run the models in float16")
     g.add_argument("--bf16", action="store_true", help="run the models in bfloat16")
     g.add_argument("--seed", type=int, default=1, help="random seed (for --sampling)")
+    g.add_argument(
+        "--model-overrides",
+        metavar="DICT",
+        default=None,
+        help="model options that replace the checkpoint's when the model is rebuilt, as a JSON object "
+        "or Python dict, e.g. '{\"max_target_positions\": 2048}'",
+    )
 
 
 def add_batch_args(parser: argparse.ArgumentParser, subset: bool = True) -> None:

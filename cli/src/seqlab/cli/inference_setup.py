@@ -28,6 +28,7 @@ from seqlab.core.registry import Plugin
 from seqlab.core.suggest import did_you_mean
 
 from .malloc_tuning import keep_freed_memory
+from .model_overrides import apply_model_overrides, parse_model_overrides
 
 logger = logging.getLogger("seqlab.inference")
 
@@ -283,14 +284,16 @@ def load_model(
     args: argparse.Namespace,
     device: torch.device,
     strict_dropout_classes: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> torch.nn.Module:
-    """Build the checkpoint's model with its own training options and load its weights.
+    """Build the checkpoint's model with its own training options (and ``overrides``) and load its weights.
 
     With ``strict_dropout_classes`` false, ``--retain-dropout-modules`` may name classes the
     model does not have (a fused language model need not have the translation model's).
     """
     # the checkpoint's weights replace what files of initial weights would give, so they are not read
     config = {k: (None if k in INIT_ONLY_OPTIONS else v) for k, v in checkpoint["config"].items()}
+    config = apply_model_overrides(config, overrides or {}, path)
     model_args = argparse.Namespace(**config)
     model = task.build_model(model_args)
     state = checkpoint["model"]
@@ -365,6 +368,8 @@ def load_inference(
     )
     if check is not None:
         check(args)
+    overrides = parse_model_overrides(getattr(args, "model_overrides", None))
+    apply_model_overrides(dict(first.get("config") or {}), overrides, checkpoint_paths(args.path)[0])
     keep_freed_memory()  # every decoding step's tensors then reuse warm pages (see malloc_tuning)
     torch.manual_seed(int(getattr(args, "seed", 1)))
     paths = checkpoint_paths(args.path)
@@ -377,7 +382,7 @@ def load_inference(
         if i > 0:
             check_same_task(first, paths[0], checkpoint, path)
         logger.info("loading model from %s", path)
-        models.append(load_model(task, path, checkpoint, args, device))
+        models.append(load_model(task, path, checkpoint, args, device, overrides=overrides))
         if i == 0:
             first = {key: first[key] for key in ("config", "task_state") if key in first}
     return Inference(args, task, models, device, paths)
