@@ -157,6 +157,18 @@ def test_model_overrides_rebuild_the_model_with_other_options(copy_run, capsys):
         assert set(found["S"]) == short and 0 < len(short) < len(copy_run.test)
         assert all(found["D"][i][0].split("\t")[1] == copy_run.test[i] for i in short)
 
+    # a shallower decoder from the same weights: the second of its two layers only
+    plain = [str(copy_run.data), "--path", last, "--batch-size", "16"]
+    assert generate([*plain, "--model-overrides", "{'decoder_layers_to_keep': '1'}"]) == 0
+    shallow, _ = _lines(capsys.readouterr().out)
+    assert len(shallow["H"]) == len(copy_run.test)
+    assert any(shallow["D"][i][0].split("\t")[1] != copy_run.test[i] for i in shallow["D"])
+    assert generate([*plain, "--model-overrides", "{'decoder_layers_to_keep': '0,1,2'}"]) == 2
+    assert (
+        "--decoder-layers-to-keep: the checkpoint has 2 layers, fewer than the 3 to keep"
+        in capsys.readouterr().err
+    )
+
 
 def test_validate_reports_the_loss_and_bleu_that_training_validated(copy_run, capsys):
     last_validation = [line for line in copy_run.log.splitlines() if "valid on 'valid' epoch" in line][-1]

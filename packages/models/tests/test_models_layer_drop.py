@@ -87,3 +87,36 @@ def test_skipped_layers_get_no_gradient_and_the_output_is_that_of_the_kept_layer
 def test_a_probability_of_one_or_more_is_refused(option):
     with pytest.raises(ConfigError, match=f"--{option.replace('_', '-')} must be at least 0 and below 1"):
         build("transformer", TinyTask(TinyDictionary(24)), **{option: 1.0}, **SMALL)
+
+
+def test_layers_to_keep_builds_a_shallower_model_that_loads_the_full_models_weights():
+    task = TinyTask(TinyDictionary(24))
+    full = build("transformer_lm", task, **SMALL).eval()
+    pruned = build("transformer_lm", task, decoder_layers_to_keep="2,0", **SMALL).eval()
+    assert len(pruned.decoder.layers) == 2
+    pruned.load_state_dict(pruned.upgrade_state_dict(full.state_dict()), strict=True)
+    tokens = random_tokens(2, 6, 24, torch.Generator().manual_seed(1))
+    full.decoder.layers = torch.nn.ModuleList([full.decoder.layers[0], full.decoder.layers[2]])
+    assert torch.allclose(pruned(tokens)[0], full(tokens)[0], atol=1e-6)
+    # a pruned model's own checkpoint loads as it is
+    own = pruned.state_dict()
+    assert pruned.upgrade_state_dict(dict(own)).keys() == own.keys()
+
+
+def test_layers_to_keep_of_the_translation_model_and_its_errors():
+    task = TinyTask(TinyDictionary(24))
+    full = build("transformer", task, **SMALL)
+    pruned = build("transformer", task, encoder_layers_to_keep="1", decoder_layers_to_keep="0,3", **SMALL)
+    state = pruned.upgrade_state_dict(full.state_dict())
+    pruned.load_state_dict(state, strict=True)
+    assert torch.equal(
+        state["decoder.layers.1.ffn.fc1.weight"], full.state_dict()["decoder.layers.3.ffn.fc1.weight"]
+    )
+    with pytest.raises(
+        ConfigError, match="--encoder-layers-to-keep: the checkpoint has 4 layers, no layer 7"
+    ):
+        build("transformer", task, encoder_layers_to_keep="0,7", **SMALL).upgrade_state_dict(
+            full.state_dict()
+        )
+    with pytest.raises(ConfigError, match="--decoder-layers-to-keep must list layer indices"):
+        build("transformer", task, decoder_layers_to_keep="first", **SMALL)

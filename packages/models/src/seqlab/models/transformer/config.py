@@ -33,6 +33,10 @@ class TransformerConfig:
     encoder_layerdrop: float = field(
         default=0.0, metadata={"help": "LayerDrop: skip each encoder layer with this probability in training"}
     )
+    encoder_layers_to_keep: str | None = field(
+        default=None,
+        metadata={"help": "build only these encoder layers (e.g. '0,2,4') of a LayerDrop-trained model"},
+    )
     encoder_attention_heads: int = field(default=8, metadata={"help": "number of encoder attention heads"})
     encoder_normalize_before: bool = field(
         default=False, metadata={"help": "apply layer norm before each encoder block (pre-norm)"}
@@ -57,6 +61,10 @@ class TransformerConfig:
     decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
     decoder_layerdrop: float = field(
         default=0.0, metadata={"help": "LayerDrop: skip each decoder layer with this probability in training"}
+    )
+    decoder_layers_to_keep: str | None = field(
+        default=None,
+        metadata={"help": "build only these decoder layers (e.g. '0,2,4') of a LayerDrop-trained model"},
     )
     decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
     decoder_normalize_before: bool = field(

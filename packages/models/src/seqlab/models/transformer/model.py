@@ -13,6 +13,7 @@ from seqlab.models.modules import (
     build_embedding,
     check_share_all_embeddings,
 )
+from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 from seqlab.models.modules.pretrained_embeddings import check_shared_paths, load_pretrained
 
 from .architectures import base_architecture
@@ -33,6 +34,10 @@ class TransformerModel(EncoderDecoderModel):
     def build_model(cls, args: Any, task: Any) -> TransformerModel:
         """Build from the flat ``args`` and the task's source and target dictionaries."""
         base_architecture(args)  # fill what neither the arch nor the user set (e.g. args built by hand)
+        for stack in ("encoder", "decoder"):
+            keep = layers_to_keep(getattr(args, f"{stack}_layers_to_keep", None), f"--{stack}-layers-to-keep")
+            if keep is not None:
+                setattr(args, f"{stack}_layers", len(keep))
         src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
         if args.share_all_embeddings:
             check_share_all_embeddings(args, src_dict, tgt_dict)
@@ -50,6 +55,16 @@ class TransformerModel(EncoderDecoderModel):
         encoder = TransformerEncoder(args, src_dict, encoder_embed)
         decoder = TransformerDecoder(args, tgt_dict, decoder_embed)
         return cls(args, encoder, decoder)
+
+    def upgrade_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's weights for this model: a full stack's pruned to ``--*-layers-to-keep``."""
+        state_dict = super().upgrade_state_dict(state_dict)
+        for stack in ("encoder", "decoder"):
+            flag = f"--{stack}-layers-to-keep"
+            keep = layers_to_keep(getattr(self.args, f"{stack}_layers_to_keep", None), flag)
+            if keep is not None:
+                state_dict = prune_layers(state_dict, f"{stack}.layers.", keep, flag)
+        return state_dict
 
     @classmethod
     def build_embedding(cls, args: Any, dictionary: Any, embed_dim: int) -> nn.Embedding:

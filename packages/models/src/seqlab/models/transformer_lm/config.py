@@ -29,6 +29,10 @@ class TransformerLanguageModelConfig:
     decoder_layerdrop: float = field(
         default=0.0, metadata={"help": "LayerDrop: skip each decoder layer with this probability in training"}
     )
+    decoder_layers_to_keep: str | None = field(
+        default=None,
+        metadata={"help": "build only these decoder layers (e.g. '0,2,4') of a LayerDrop-trained model"},
+    )
     decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
     decoder_learned_pos: bool = field(
         default=False, metadata={"help": "learn positional embeddings instead of sinusoids"}

@@ -6,6 +6,7 @@ from typing import Any
 
 from seqlab.core import LanguageModel, register_model
 from seqlab.models.modules import TransformerDecoder, build_embedding
+from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 
 from .architectures import base_lm_architecture
 from .config import TransformerLanguageModelConfig
@@ -24,10 +25,20 @@ class TransformerLanguageModel(LanguageModel):
         # LayerDrop leaves the skipped layers' parameters without a gradient in a step
         self.find_unused_parameters = decoder.layerdrop > 0
 
+    def upgrade_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's weights for this model: a full stack's pruned to ``--decoder-layers-to-keep``."""
+        state_dict = super().upgrade_state_dict(state_dict)
+        flag = "--decoder-layers-to-keep"
+        keep = layers_to_keep(getattr(self.args, "decoder_layers_to_keep", None), flag)
+        return state_dict if keep is None else prune_layers(state_dict, "decoder.layers.", keep, flag)
+
     @classmethod
     def build_model(cls, args: Any, task: Any) -> TransformerLanguageModel:
         """Build from the flat ``args`` and the task's dictionary."""
         base_lm_architecture(args)
+        keep = layers_to_keep(getattr(args, "decoder_layers_to_keep", None), "--decoder-layers-to-keep")
+        if keep is not None:
+            args.decoder_layers = len(keep)
         if getattr(args, "max_target_positions", None) is None:
             args.max_target_positions = (
                 getattr(args, "tokens_per_sample", None) or DEFAULT_MAX_TARGET_POSITIONS
