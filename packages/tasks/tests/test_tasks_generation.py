@@ -402,6 +402,10 @@ def test_a_constraint_state_follows_tokens_and_starts_over_when_a_phrase_breaks(
     assert (state.current, state.matched, sent.bank(state), sent.next_tokens(state)) == (0, 2, 2, [7])
     state = sent.advance(state, 5)  # breaks the phrase; 5 starts it again
     assert (state.current, state.matched, sent.bank(state)) == (0, 1, 1)
+    repeated, after = SentenceConstraints([[4, 4, 5]], ordered=False), ConstraintState()
+    for token in (4, 4, 4):  # the third 4 breaks "4 4 5" but the output still ends with "4 4"
+        after = repeated.advance(after, token)
+    assert after.matched == 2 and repeated.finished(repeated.advance(after, 5))
     for token in (6, 7, 9):
         state = sent.advance(state, token)
     assert sent.finished(state) and sent.bank(state) == 4

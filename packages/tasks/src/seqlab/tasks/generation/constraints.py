@@ -4,7 +4,8 @@ Each sentence comes with phrases (lists of target token ids) that every hypothes
 produce, in any order (``unordered``) or in the order given (``ordered``). A hypothesis keeps
 a :class:`ConstraintState`: the phrases it has produced and how far into the current one it
 is; a phrase counts when its tokens come one after the other, and a token that breaks a
-phrase in progress abandons it. ``</s>`` is allowed only once every phrase is produced, as
+phrase in progress falls back to the longest start of the phrase the output still ends with
+(after ``a a`` of ``a a b``, another ``a`` keeps ``a a``). ``</s>`` is allowed only once every phrase is produced, as
 in fairseq: a hypothesis still short of them at the maximum length dies there, and a sentence
 none of whose hypotheses meets them gets no output.
 
@@ -54,7 +55,12 @@ class SentenceConstraints:
                 if state.matched + 1 == len(phrase):
                     return ConstraintState(state.met | {state.current})
                 return ConstraintState(state.met, state.current, state.matched + 1)
-            state = ConstraintState(state.met)  # broken: the phrase starts over
+            # broken: keep the longest start of the phrase that the output still ends with
+            seen = [*phrase[: state.matched], token]
+            for k in range(state.matched, 0, -1):
+                if phrase[:k] == seen[-k:]:
+                    return ConstraintState(state.met, state.current, k)
+            state = ConstraintState(state.met)
         for c in self._open(state):
             if self.phrases[c][0] == token:
                 if len(self.phrases[c]) == 1:
