@@ -162,6 +162,14 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     return checkpoint
 
 
+def checkpoint_task_plugin(checkpoint: dict[str, Any], name: str) -> Plugin:
+    """The task plugin a checkpoint was trained with (``name`` says which checkpoint in errors)."""
+    config = checkpoint.get("config") or {}
+    if not config.get("task") or not config.get("arch"):
+        raise SeqlabError(f"{name} records no task or arch in its config; it was not written by seq-train")
+    return get_plugin("task", str(config["task"]))
+
+
 def parse_with_checkpoint(
     prog: str,
     description: str,
@@ -187,11 +195,7 @@ def parse_with_checkpoint(
     first_path = checkpoint_paths(known.path)[0]
     first = load_checkpoint(first_path)
     config = dict(first.get("config") or {})
-    if not config.get("task") or not config.get("arch"):
-        raise SeqlabError(
-            f"checkpoint {first_path} records no task or arch in its config; it was not written by seq-train"
-        )
-    task_plugin = get_plugin("task", str(config["task"]))
+    task_plugin = checkpoint_task_plugin(first, f"checkpoint {first_path}")
 
     def add_args(parser: argparse.ArgumentParser) -> None:
         add_tool_args(parser)

@@ -124,12 +124,11 @@ class Translator:
         return out
 
     def translate(
-        self, lines: list[str], first_id: int, constraints: list[list[str]] | None = None
+        self, lines: list[str], first_id: int, phrases: list[list[list[int]]] | None = None
     ) -> list[tuple[torch.Tensor, list[dict[str, Any]]]]:
-        """Generate for the lines (each with its ``constraints``); return each line's ids and hypotheses, in order."""
+        """Generate for the lines (each with its constraint ``phrases``); return each line's ids and hypotheses."""
         args, task = self.inf.args, self.inf.task
         tokens = self.encode(lines, first_id)
-        phrases = None if constraints is None else [self.encode_phrases(c) for c in constraints]
         dataset = task.build_dataset_for_inference(tokens, [len(t) for t in tokens])
         itr = task.get_batch_iterator(
             dataset=dataset,
@@ -183,7 +182,7 @@ class Translator:
         results: list[tuple[torch.Tensor, Any]],
         first_id: int,
         seconds: float,
-        constraints: list[list[str]] | None = None,
+        phrases: list[list[list[int]]] | None = None,
     ) -> None:
         """Print each sentence's ``S-``, ``W-``, ``C-`` and hypothesis lines (``lines_in``: the sources)."""
         tgt_dict = self.inf.task.target_dictionary
@@ -194,11 +193,11 @@ class Translator:
             src = self.decoder.tokens(self.src_dict, strip_pad(src_tokens, self.src_dict.pad()))
             lines.append(f"S-{sample_id}\t{src}")
             lines.append(f"W-{sample_id}\t{per_sentence:.3f}\tseconds")
-            for phrase in self.encode_phrases(constraints[n]) if constraints is not None else []:
+            for phrase in phrases[n] if phrases is not None else []:
                 lines.append(f"C-{sample_id}\t{self.decoder.tokens(tgt_dict, torch.tensor(phrase))}")
+            source = self.encoder.tokens(lines_in[n]) if self.replacer is not None else []
             for hypo in hypos[: self.cfg.nbest]:
                 if self.replacer is not None:
-                    source = self.encoder.tokens(lines_in[n])
                     text = self.decoder.join(self.replacer.words(hypo, source))
                 else:
                     text = self.decoder.tokens(tgt_dict, hypo["tokens"])
@@ -243,12 +242,13 @@ def _main(argv: list[str]) -> int:
         with loaded_objects_frozen():
             for lines in buffered_lines(stream, args.buffer_size):
                 start = time.perf_counter()
-                constraints = None
+                phrases = None
                 if args.constraints is not None:
                     lines, constraints = split_constraints(lines)
-                results = translator.translate(lines, first_id, constraints)
+                    phrases = [translator.encode_phrases(c) for c in constraints]
+                results = translator.translate(lines, first_id, phrases)
                 seconds = time.perf_counter() - start
-                translator.print_results(sys.stdout, lines, results, first_id, seconds, constraints)
+                translator.print_results(sys.stdout, lines, results, first_id, seconds, phrases)
                 first_id += len(lines)
     finally:
         if stream is not sys.stdin:

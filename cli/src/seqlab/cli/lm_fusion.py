@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from seqlab.core import ConfigError, SeqlabError, get_plugin
+from seqlab.core import ConfigError, SeqlabError
 
-from .inference_setup import load_checkpoint, load_model
+from .inference_setup import build_task, checkpoint_task_plugin, load_checkpoint, load_model
 
 
 def add_lm_fusion_args(group: Any) -> None:
@@ -51,15 +51,9 @@ def load_fusion_lm(
     if path is None:
         return None
     checkpoint = load_checkpoint(path)
-    config = dict(checkpoint.get("config") or {})
-    if not config.get("task") or not config.get("arch"):
-        raise SeqlabError(
-            f"--lm-path {path} records no task or arch in its config; it was not written by seq-train"
-        )
-    lm_args = argparse.Namespace(**config)
-    task = get_plugin("task", str(config["task"])).obj.setup_task_from_state(
-        lm_args, checkpoint.get("task_state") or {}
-    )
+    plugin = checkpoint_task_plugin(checkpoint, f"--lm-path {path}")
+    config = checkpoint["config"]
+    task = build_task(plugin, argparse.Namespace(**config), checkpoint, path, with_data=False)
     model = load_model(task, path, checkpoint, args, device, strict_dropout_classes=False)
     if getattr(model, "encoder", None) is not None:
         raise SeqlabError(

@@ -9,6 +9,7 @@ meant for word-level vocabularies: a sentencepiece model with byte fallback leav
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,8 +29,9 @@ def add_replace_unk_arg(group: Any) -> None:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def load_replacement_table(path: str) -> dict[str, str]:
-    """The ``--replace-unk`` file's pairs (empty without a file)."""
+    """The ``--replace-unk`` file's pairs (empty without a file); read once, when options are checked."""
     if not path:
         return {}
     table: dict[str, str] = {}

@@ -50,7 +50,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def validate(inf: Inference) -> list[tuple[str, dict[str, Any]]]:
     """Each split's statistics, in ``--valid-subset`` order."""
     args, task = inf.args, inf.task
-    (model,) = inf.models[:1]
+    model = inf.models[0]
     if len(inf.models) > 1:
         logger.warning(
             "seq-validate validates one checkpoint; using the first of --path's %d", len(inf.models)
