@@ -203,6 +203,12 @@ def train():
     return run
 
 
+@pytest.fixture
+def descendants():
+    """Return a function listing the pids of every process below a pid (Linux ``/proc``)."""
+    return _descendants
+
+
 def _descendants(pid: int) -> list[int]:
     # torchrun starts each rank in a session of its own, so only the parent links reach them all
     children: dict[int, list[int]] = {}

@@ -5,7 +5,8 @@ interruptions mix SIGTERM and SIGKILL sent from this process at a random moment 
 trains, a SIGKILL right after an end-of-epoch checkpoint, and a SIGKILL in the middle of a
 checkpoint write. ``SEQLAB_SOAK_SEED`` replays another draw of kill points.
 
-With two ranks, a rank that is killed, hangs or alone gets SIGTERM ends the whole run in seconds.
+With two ranks, a rank that is killed, hangs or alone gets SIGTERM ends the whole run in seconds,
+and ranks whose launcher is killed save and exit.
 """
 
 from __future__ import annotations
@@ -212,6 +213,39 @@ def test_sigterm_on_one_rank_stops_every_rank_after_the_same_update(tmp_path, st
     assert f"saved checkpoint_last.pt at update {stopped}; run the same command to resume" in out, out
     ckpt = load_checkpoint_file(str(tmp_path / "ckpt" / "checkpoint_last.pt"))
     assert ckpt["trainer"]["num_updates"] == stopped
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the ranks through Linux's /proc")
+def test_ranks_whose_launcher_is_killed_save_and_exit(tmp_path, start_train, descendants):
+    proc = start_train(tmp_path / "ckpt", *DISTRIBUTED, "--distributed-world-size", "2")
+    lines: list[str] = []
+    for line in proc.stdout:  # until both ranks train
+        lines.append(line)
+        if re.search(rf"num_updates {RANK_FAILS_AT}\b", line):
+            break
+    ranks = descendants(proc.pid)
+    assert len(ranks) >= 2, "".join(lines)[-3000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = time.monotonic()
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()  # the ranks share the launcher's stdout: it ends when the last of them exits
+    reader.join(timeout=60)
+    out = "".join(lines)
+    if reader.is_alive():
+        for pid in ranks:  # the fixture finds processes through the launcher, which is gone
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        pytest.fail(f"ranks still running 60 s after their launcher was killed\n{out[-3000:]}")
+    waited = time.monotonic() - killed
+    assert f"the launcher (pid {proc.pid}) is gone: stopping at the next update" in out, out[-3000:]
+    stopped = int(re.findall(r"saved checkpoint_last.pt at update (\d+)", out)[-1])
+    ckpt = load_checkpoint_file(str(tmp_path / "ckpt" / "checkpoint_last.pt"))
+    assert ckpt["trainer"]["num_updates"] == stopped > RANK_FAILS_AT
+    print(f"launcher SIGKILLed: both ranks saved update {stopped} and exited {waited:.1f} s later")
 
 
 @pytest.mark.parametrize(

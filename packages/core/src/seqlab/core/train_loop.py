@@ -15,6 +15,7 @@ from .builders import setup_task
 from .checkpoints import Checkpoints, ResumeState
 from .distributed import DistributedContext, is_peer_failure, peer_failure_message
 from .errors import SeqlabError
+from .launcher_watch import stop_when_launcher_exits
 from .options import ResolvedConfig
 from .progress import Progress, default_format, setup_logging
 from .rng import set_seed
@@ -66,6 +67,8 @@ def plugin_provenance(config: ResolvedConfig) -> dict[str, Any]:
 def run_training(config: ResolvedConfig) -> int:
     """Train as configured; return the process exit code."""
     ctx = DistributedContext.from_env()
+    if ctx.is_distributed:
+        stop_when_launcher_exits()
     code = _train(config, ctx)
     # The model, its DDP wrapper and the optimizer hold the process group. With _train's frame
     # and everything it built gone, shutdown frees the group while Python still runs; alive at
