@@ -230,6 +230,21 @@ CASES = [
         2,
     ),
     Case(
+        "train-adaptive-cutoff-past-dictionary",
+        "seq-train",
+        [*_train("{bin}"), "--adaptive-softmax-cutoff", "20000,60000"],
+        "--adaptive-softmax-cutoff 20000,60000 goes past the dictionary's",
+        2,
+    ),
+    Case(
+        "train-adaptive-loss-without-adaptive-softmax",
+        "seq-train",
+        [*_train("{bin}"), "--criterion", "adaptive_loss", "--save-dir", "{case}/save"],
+        "--criterion adaptive_loss needs a model with an adaptive softmax",
+        2,
+        absent=["{case}/save/checkpoint_last.pt"],
+    ),
+    Case(
         "malformed-json-config",
         "seq-train",
         [*_train("{bin}"), "--config", "{raw}/bad.json"],

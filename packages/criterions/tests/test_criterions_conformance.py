@@ -11,6 +11,7 @@ import importlib.metadata as md
 import pytest
 
 from seqlab.core.testing import check_criterion, check_registration
+from seqlab.core.testing.dummy_task import DummyTask
 
 CRITERIONS = sorted(
     ep.name for ep in md.distribution("seqlab-criterions").entry_points if ep.group == "seqlab.criterions"
@@ -18,6 +19,7 @@ CRITERIONS = sorted(
 
 #: option sets checked besides the defaults
 VARIANTS = {
+    "adaptive_loss": [["--sentence-avg"]],
     "cross_entropy": [["--sentence-avg"]],
     "label_smoothed_cross_entropy": [
         ["--label-smoothing", "0.1", "--report-accuracy"],
@@ -28,7 +30,7 @@ CASES = [(name, argv) for name in CRITERIONS for argv in [[], *VARIANTS.get(name
 
 
 def test_the_distribution_declares_the_fairseq_losses():
-    assert {"cross_entropy", "label_smoothed_cross_entropy"} <= set(CRITERIONS)
+    assert {"adaptive_loss", "cross_entropy", "label_smoothed_cross_entropy"} <= set(CRITERIONS)
 
 
 @pytest.mark.parametrize("name", CRITERIONS)
@@ -37,5 +39,8 @@ def test_registers_idempotently_from_its_entry_point(name):
 
 
 @pytest.mark.parametrize("name, argv", CASES, ids=[f"{n}{''.join(a)}" for n, a in CASES])
-def test_keeps_the_criterion_contract(name, argv):
-    check_criterion(name, argv)
+def test_keeps_the_criterion_contract(name, argv, adaptive_toy_model):
+    task = DummyTask()
+    # adaptive_loss scores through the decoder's adaptive softmax, which the plain dummy model lacks
+    model = adaptive_toy_model(task) if name == "adaptive_loss" else None
+    check_criterion(name, argv, task=task, model=model)

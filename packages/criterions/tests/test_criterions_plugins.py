@@ -11,7 +11,7 @@ from seqlab.core import build_criterion, get_plugin, plugin_names
 from seqlab.core.dataclass_options import field_options
 from seqlab.core.options import CRITERION, ToolSpec, parse
 
-NAMES = {"cross_entropy", "label_smoothed_cross_entropy"}
+NAMES = {"adaptive_loss", "cross_entropy", "label_smoothed_cross_entropy"}
 
 
 class Dictionary:

@@ -18,6 +18,14 @@ FAIRSEQ_COUNTS = [
     ("transformer_lm_big", {}, 167_540_736),
     ("transformer_lm_gpt", {}, 97_344_000),
     ("transformer_lm_gpt2_small", {}, 318_695_424),
+    # the presets' cutoffs (20000,60000) exceed this dictionary: fairseq was given these
+    (
+        "transformer_lm_wiki103",
+        {"adaptive_input_cutoff": "2000,4000", "adaptive_softmax_cutoff": "2000,4000"},
+        205_733_888,
+    ),
+    ("transformer_lm_gbw", {}, 71_211_008),
+    ("transformer_lm_gbw", {"adaptive_softmax_cutoff": "2000,4000"}, 68_605_952),
     ("lstm", {}, 18_333_504),
     ("lstm_wiseman_iwslt_de_en", {}, 7_663_424),
     ("lstm_luong_wmt_en_de", {}, 95_072_000),
@@ -27,7 +35,7 @@ FAIRSEQ_COUNTS = [
 @pytest.mark.parametrize(
     "arch,options,expected",
     FAIRSEQ_COUNTS,
-    ids=[f"{a}{'-shared' if o else ''}" for a, o, _ in FAIRSEQ_COUNTS],
+    ids=[f"{a}{''.join('-' + k for k in o)}" for a, o, _ in FAIRSEQ_COUNTS],
 )
 def test_named_architecture_has_fairseq_parameter_count(arch, options, expected, kit):
     task = kit.TinyTask(kit.TinyDictionary(8000))

@@ -68,6 +68,15 @@ class Decoder(nn.Module):
         """Return (log-)probabilities from a net output (tensor or ``(logits, extra)``)."""
         return normalize(logits_of(net_output), log_probs)
 
+    def normalizes_by_log_softmax(self) -> bool:
+        """Whether :meth:`get_normalized_probs` is the plain (log-)softmax of the logits ``forward`` returns.
+
+        Losses and beam search then start from the logits in fused passes. A decoder that
+        overrides :meth:`get_normalized_probs` only for some configurations (an adaptive
+        softmax, say) overrides this too.
+        """
+        return type(self).get_normalized_probs is Decoder.get_normalized_probs
+
     def max_positions(self) -> int:
         """The longest input this decoder supports."""
         return int(1e6)

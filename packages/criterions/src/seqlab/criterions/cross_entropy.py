@@ -37,6 +37,12 @@ class CrossEntropyCriterion(Criterion):
         """Return ``(loss, sample_size, logging_output)`` for one mini-batch."""
         net_output = model(**sample["net_input"])
         loss, _ = self.compute_loss(model, net_output, sample, reduce=reduce)
+        return self.summarize(loss, sample)
+
+    def summarize(
+        self, loss: torch.Tensor, sample: dict[str, Any]
+    ) -> tuple[torch.Tensor, Any, dict[str, Any]]:
+        """``(loss, sample_size, logging_output)`` for a summed negative log-likelihood ``loss``."""
         nsentences = sample["target"].size(0)
         sample_size = nsentences if self.sentence_avg else sample["ntokens"]
         summed = loss.detach().sum()

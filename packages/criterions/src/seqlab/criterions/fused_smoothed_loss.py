@@ -102,6 +102,4 @@ def normalizes_with_plain_log_softmax(model: torch.nn.Module) -> bool:
     if type(model).get_normalized_probs is not BaseModel.get_normalized_probs:
         return False
     decoder = getattr(model, "decoder", None)
-    return decoder is None or (
-        isinstance(decoder, Decoder) and type(decoder).get_normalized_probs is Decoder.get_normalized_probs
-    )
+    return decoder is None or (isinstance(decoder, Decoder) and decoder.normalizes_by_log_softmax())

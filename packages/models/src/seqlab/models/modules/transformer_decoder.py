@@ -14,10 +14,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqlab.core import IncrementalDecoder, SeqlabError
+from seqlab.core import ConfigError, IncrementalDecoder, SeqlabError
+from seqlab.core.decoder import logits_of
 from seqlab.core.incremental import IncrementalStateDict
 from seqlab.core.utils import make_positions
 
+from .adaptive_softmax import build_adaptive_softmax
 from .attention_masks import decoder_self_attn_mask, key_padding_mask
 from .dropout import dropout
 from .encoder_out import encoder_states
@@ -71,11 +73,19 @@ class TransformerDecoder(IncrementalDecoder):
         self.layerdrop = check_layerdrop(getattr(args, "decoder_layerdrop", 0.0), "--decoder-layerdrop")
         final_norm = args.decoder_normalize_before and not getattr(args, "no_decoder_final_norm", False)
         self.layer_norm = nn.LayerNorm(embed_dim) if final_norm else None
-        self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=False)
-        if args.share_decoder_input_output_embed:
-            self.output_projection.weight = embed_tokens.weight
-        else:
-            nn.init.normal_(self.output_projection.weight, mean=0.0, std=embed_dim**-0.5)
+        self.adaptive_softmax = build_adaptive_softmax(args, dictionary, embed_dim, embed_tokens)
+        self.output_projection: nn.Linear | None = None
+        if self.adaptive_softmax is None:
+            self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=False)
+            if args.share_decoder_input_output_embed:
+                if not isinstance(embed_tokens, nn.Embedding):
+                    raise ConfigError(
+                        "--share-decoder-input-output-embed needs one embedding table; with --adaptive-input "
+                        "use --adaptive-softmax-cutoff with --tie-adaptive-weights"
+                    )
+                self.output_projection.weight = embed_tokens.weight
+            else:
+                nn.init.normal_(self.output_projection.weight, mean=0.0, std=embed_dim**-0.5)
 
     def forward(
         self,
@@ -140,8 +150,24 @@ class TransformerDecoder(IncrementalDecoder):
         return x, {"attn": None if attn is None else [attn], "inner_states": inner_states}
 
     def output_layer(self, features: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        """Project features to vocabulary logits."""
+        """Project features to vocabulary logits (with an adaptive softmax: the features, as in fairseq)."""
+        if self.output_projection is None:  # get_normalized_probs scores them
+            return features
         return self.output_projection(features)
+
+    def get_normalized_probs(
+        self, net_output: Any, log_probs: bool, sample: dict[str, Any] | None = None
+    ) -> torch.Tensor:
+        """(Log-)probabilities: a softmax of the logits, or the adaptive softmax's of the features."""
+        if self.adaptive_softmax is None:
+            return super().get_normalized_probs(net_output, log_probs, sample)
+        lprobs = self.adaptive_softmax.get_log_prob(logits_of(net_output))
+        return lprobs if log_probs else lprobs.exp_()
+
+    def normalizes_by_log_softmax(self) -> bool:
+        """Whether the log-probabilities are the plain log-softmax of the logits (not with an adaptive softmax)."""
+        own = type(self).get_normalized_probs is TransformerDecoder.get_normalized_probs
+        return own and self.adaptive_softmax is None
 
     def output_projection_weight(self) -> torch.Tensor | None:
         """The projection's weight, unless a subclass changed ``forward``, ``output_layer`` or the projection."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seqlab.models.modules.activations import ActivationFn
+from seqlab.models.modules.adaptive_softmax import AdaptiveSoftmaxOptions
 
 
 @dataclass
-class TransformerConfig:
+class TransformerConfig(AdaptiveSoftmaxOptions):
     """Hyper-parameters of the encoder-decoder transformer (Vaswani et al., 2017)."""
 
     activation_fn: ActivationFn = field(

@@ -6,6 +6,8 @@
 
 from .architectures import (
     base_lm_architecture,
+    transformer_lm_baevski_gbw,
+    transformer_lm_baevski_wiki103,
     transformer_lm_big,
     transformer_lm_gpt,
     transformer_lm_gpt2_small,
@@ -17,6 +19,8 @@ __all__ = [
     "TransformerLanguageModel",
     "TransformerLanguageModelConfig",
     "base_lm_architecture",
+    "transformer_lm_baevski_gbw",
+    "transformer_lm_baevski_wiki103",
     "transformer_lm_big",
     "transformer_lm_gpt",
     "transformer_lm_gpt2_small",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seqlab.models.modules.activations import ActivationFn
+from seqlab.models.modules.adaptive_softmax import AdaptiveSoftmaxOptions
 
 
 @dataclass
-class TransformerLanguageModelConfig:
+class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
     """Hyper-parameters of the decoder-only transformer language model (always pre-norm)."""
 
     activation_fn: ActivationFn = field(
@@ -48,6 +49,26 @@ class TransformerLanguageModelConfig:
     )
     layernorm_embedding: bool = field(
         default=False, metadata={"help": "apply layer norm to the embeddings (tokens + positions)"}
+    )
+    adaptive_input: bool = field(
+        default=False, metadata={"help": "adaptive input embeddings: one narrower table per vocabulary band"}
+    )
+    adaptive_input_cutoff: str | None = field(
+        default=None,
+        metadata={"help": "adaptive input: split the vocabulary at these word counts (e.g. '20000,60000')"},
+    )
+    adaptive_input_factor: float = field(
+        default=4.0, metadata={"help": "each further adaptive input band is this many times narrower"}
+    )
+    tie_adaptive_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "the adaptive softmax reuses the adaptive input's tables (same cutoffs and factor)"
+        },
+    )
+    tie_adaptive_proj: bool = field(
+        default=False,
+        metadata={"help": "with --tie-adaptive-weights, the softmax tails reuse the input projections too"},
     )
     tokens_per_sample: int = field(
         default=1024, metadata={"help": "longest input sample, in tokens (positions default to it)"}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
 from seqlab.core import LanguageModel, register_model
 from seqlab.models.modules import TransformerDecoder, build_embedding
+from seqlab.models.modules.adaptive_input import build_adaptive_input
 from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 
 from .architectures import base_lm_architecture
@@ -44,6 +47,9 @@ class TransformerLanguageModel(LanguageModel):
                 getattr(args, "tokens_per_sample", None) or DEFAULT_MAX_TARGET_POSITIONS
             )
         dictionary = task.target_dictionary
-        embed_tokens = build_embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
+        if args.adaptive_input:
+            embed_tokens: nn.Module = build_adaptive_input(args, dictionary, args.decoder_embed_dim)
+        else:
+            embed_tokens = build_embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
         decoder = TransformerDecoder(args, dictionary, embed_tokens, no_encoder_attn=True)
         return cls(args, decoder)

@@ -125,8 +125,8 @@ class EnsembleModel:
         decoder = getattr(model, "decoder", None)
         return (
             type(model).get_normalized_probs is BaseModel.get_normalized_probs
-            and decoder is not None
-            and type(decoder).get_normalized_probs is Decoder.get_normalized_probs
+            and isinstance(decoder, Decoder)
+            and decoder.normalizes_by_log_softmax()
         )
 
     def forward_decoder_log_softmax(
