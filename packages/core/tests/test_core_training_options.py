@@ -93,3 +93,63 @@ def test_unwritable_save_dir_is_one_line(tmp_path, train):
     assert proc.returncode == 1
     assert "--save-dir" in proc.stderr and "Traceback" not in proc.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def test_validate_after_updates_and_max_valid_steps(tmp_path, train):
+    # 12 updates an epoch: validation waits for update 30, so only epoch 3's (update 36) runs
+    late = train(tmp_path / "a", "--max-epoch", "3", "--validate-after-updates", "30", "--log-format", "json")
+    assert late.returncode == 0, late.stderr
+    valid = [json.loads(x) for x in late.stdout.splitlines() if x.startswith('{"tag": "valid"')]
+    assert [v["num_updates"] for v in valid] == [36]
+
+    def valid_loss(folder: str, *extra: str) -> float:
+        proc = train(tmp_path / folder, "--max-epoch", "1", "--log-format", "json", *extra)
+        assert proc.returncode == 0, proc.stderr
+        return next(json.loads(x) for x in proc.stdout.splitlines() if x.startswith('{"tag": "valid"'))[
+            "loss"
+        ]
+
+    full = valid_loss("full")
+    assert valid_loss("cap-above", "--max-valid-steps", "1000") == full  # more than the subset holds
+    assert valid_loss("one-batch", "--nval", "1") != full  # fairseq's alias
+
+
+def test_fixed_validation_seed_seeds_validation_and_leaves_training_random_numbers_alone():
+    from argparse import Namespace
+
+    from seqlab.core.train_loop import TrainingLoop
+
+    loop = TrainingLoop.__new__(TrainingLoop)  # only validate() is exercised
+    loop._validate = lambda: [float(torch.rand(1))]
+    loop.args = Namespace(fixed_validation_seed=7)
+    draws = []
+    for training_seed in (0, 1):
+        torch.manual_seed(training_seed)
+        drawn = loop.validate()
+        after = torch.rand(1)
+        torch.manual_seed(training_seed)
+        assert torch.equal(after, torch.rand(1))  # training's stream as if nothing was drawn
+        draws.append(drawn)
+    assert draws[0] == draws[1]  # validation's numbers come from the fixed seed
+    loop.args = Namespace(fixed_validation_seed=None)
+    torch.manual_seed(0)
+    assert loop.validate() != draws[0]
+
+
+def test_fairseq_aliases_set_the_same_options():
+    from seqlab.core.options import parse
+    from seqlab.core.train_cli import SPEC
+
+    from .conftest import TRAIN_ARGS
+
+    base = [*TRAIN_ARGS, "--cpu"]
+    pairs = [
+        (["--amp"], "fp16", True),
+        (["--memory-efficient-fp16"], "fp16", True),
+        (["--memory-efficient-bf16"], "bf16", True),
+        (["--amp-init-scale", "4"], "fp16_init_scale", 4.0),
+        (["--max-sentences-valid", "3"], "batch_size_valid", 3),
+        (["--find-unused-parameters"], "find_unused_parameters", True),
+    ]
+    for argv, dest, value in pairs:
+        assert getattr(parse(SPEC, [*base, *argv]).args, dest) == value, argv

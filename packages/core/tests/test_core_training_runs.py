@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -69,6 +70,38 @@ def test_keep_last_epochs_and_no_epoch_checkpoints(tmp_path, train):
     ]
     assert train(tmp_path / "b", "--max-epoch", "2", "--no-epoch-checkpoints").returncode == 0
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["checkpoint_best.pt", "checkpoint_last.pt"]
+
+
+def test_keep_best_checkpoints_keeps_the_n_lowest_validation_losses(tmp_path, train):
+    proc = train(tmp_path, "--max-epoch", "6", "--keep-best-checkpoints", "2", "--no-epoch-checkpoints")
+    assert proc.returncode == 0, proc.stderr
+    losses = [float(v) for v in re.findall(r"\| valid \| loss ([\d.]+)", proc.stdout)]
+    assert len(losses) == 6 and len(set(losses)) > 2, proc.stdout
+    kept = sorted(p.name for p in tmp_path.glob("checkpoint.best_loss_*.pt"))
+    assert kept == sorted(f"checkpoint.best_loss_{v:.3f}.pt" for v in sorted(losses)[:2])
+    for name in kept:  # each is a whole checkpoint of the update that scored it
+        checkpoint = load_checkpoint_file(str(tmp_path / name))
+        epoch = [f"{v:.3f}" for v in losses].index(name[len("checkpoint.best_loss_") : -3]) + 1
+        assert checkpoint["trainer"]["epoch"] == epoch and checkpoint["optimizer"] is not None
+
+
+def test_no_last_checkpoints_and_no_optimizer_state(tmp_path, train):
+    proc = train(tmp_path / "a", "--max-epoch", "2", "--no-last-checkpoints")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "checkpoint1.pt",
+        "checkpoint2.pt",
+        "checkpoint_best.pt",
+    ]
+    assert train(tmp_path / "b", "--max-epoch", "1", "--no-save-optimizer-state").returncode == 0
+    saved = load_checkpoint_file(str(tmp_path / "b" / "checkpoint_last.pt"))
+    assert saved["optimizer"] is None and saved["model"]
+    resumed = train(tmp_path / "b", "--max-epoch", "2", "--no-save-optimizer-state")
+    assert resumed.returncode == 0, resumed.stderr
+    log = resumed.stdout + resumed.stderr
+    assert "holds no optimizer state (--no-save-optimizer-state): the optimizer starts afresh" in log
+    assert "resumed from" in log
+    assert load_checkpoint_file(str(tmp_path / "b" / "checkpoint_last.pt"))["trainer"]["epoch"] == 2
 
 
 def test_exact_resume_after_sigkill_mid_epoch(tmp_path, train):

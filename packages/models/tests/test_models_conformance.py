@@ -57,6 +57,21 @@ def test_registers_idempotently_from_its_entry_point(kind, name):
     check_registration(kind, name, installed=True)
 
 
+#: options that change the model's shape, checked on top of the small sizes
+VARIANTS = [
+    ("transformer_lm", ["--decoder-input-dim", "8", "--decoder-output-dim", "12"]),
+    ("transformer_lm", ["--checkpoint-activations", "--decoder-input-dim", "8"]),
+    ("transformer", ["--decoder-output-dim", "12", "--adaptive-softmax-cutoff", "10,16"]),
+    ("transformer_lm", ["--adaptive-input", "--adaptive-input-cutoff", "10", "--decoder-output-dim", "12"]),
+]
+
+
+@pytest.mark.parametrize("arch, argv", VARIANTS, ids=[f"{a}{''.join(v)}" for a, v in VARIANTS])
+def test_shape_options_keep_the_contract(arch, argv):
+    model = check_model(arch, argv=[*SMALL[arch], *argv], spawn=False)
+    check_incremental_decoder(model)
+
+
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_architecture_trains_saves_pickles_and_decodes_incrementally(arch):
     _, model_plugin = resolve_architecture(arch)

@@ -136,6 +136,22 @@ def test_derived_defaults_follow_typed_values():
     assert (args.encoder_dropout_in, args.decoder_dropout_out, args.encoder_hidden_size) == (0.3, 0.3, 128)
 
 
+@pytest.mark.parametrize("arch", ["transformer", "transformer_lm"])
+def test_relu_dropout_is_fairseqs_old_name_for_activation_dropout(arch):
+    assert parse(TRAIN, ["-a", arch, "--relu-dropout", "0.2"]).args.activation_dropout == 0.2
+
+
+def test_no_decoder_final_norm_drops_the_pre_norm_decoders_last_layer_norm(kit):
+    task = kit.TinyTask(kit.TinyDictionary(30))
+    sizes = {**kit.TINY_TRANSFORMER, "decoder_normalize_before": True}
+    assert kit.build("transformer", task, **sizes).decoder.layer_norm is not None
+    assert kit.build("transformer", task, **sizes, no_decoder_final_norm=True).decoder.layer_norm is None
+    args = parse(
+        TRAIN, ["-a", "transformer_lm", "--decoder-normalize-before"]
+    ).args  # fairseq LM recipes pass it
+    assert args.decoder_normalize_before
+
+
 def test_lm_positions_follow_tokens_per_sample(kit):
     args = parse(TRAIN, ["-a", "transformer_lm", "--tokens-per-sample", "96", "--decoder-learned-pos"]).args
     model = build_model(args, kit.TinyTask(kit.TinyDictionary(20)))

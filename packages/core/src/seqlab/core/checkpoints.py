@@ -88,7 +88,9 @@ class Checkpoints:
         if self.args.no_save or not self.dist.is_master:
             return []
         epoch, updates = epoch_itr.epoch, trainer.num_updates
-        names = self._names(epoch, updates, end_of_epoch, new_best)
+        names = self._names(epoch, updates, end_of_epoch, new_best) + self._best_n_names(val_metric)
+        if not names:
+            return []
         checkpoint = self._checkpoint(state, trainer, epoch_itr, train_wall)
         paths = [os.path.join(self.args.save_dir, n) for n in names]
         atomic_save(checkpoint, paths[0])
@@ -112,8 +114,36 @@ class Checkpoints:
             names.append(f"checkpoint_{epoch}_{updates}.pt")
         if new_best:
             names.append("checkpoint_best.pt")
-        names.append("checkpoint_last.pt")
+        if not a.no_last_checkpoints:
+            names.append("checkpoint_last.pt")
         return names
+
+    def _best_n_names(self, val_metric: float | None) -> list[str]:
+        """``checkpoint.best_<metric>_<value>.pt`` when ``val_metric`` ranks among the ``--keep-best-checkpoints``."""
+        a = self.args
+        if val_metric is None or a.keep_best_checkpoints <= 0:
+            return []
+        name = f"checkpoint.best_{a.best_checkpoint_metric}_{val_metric:.3f}.pt"
+        kept = self._best_n_kept()
+        if name in dict(kept) or (
+            len(kept) >= a.keep_best_checkpoints and not self._ranks_before(val_metric, kept[-1][1])
+        ):
+            return []  # an equal score is kept already (the earlier one stays), or it would not be kept
+        return [name]
+
+    def _best_n_kept(self) -> list[tuple[str, float]]:
+        """The best-N checkpoints in ``--save-dir``, best first."""
+        a = self.args
+        pattern = re.compile(rf"checkpoint\.best_{re.escape(a.best_checkpoint_metric)}_(-?\d+\.\d+)\.pt")
+        found = []
+        for entry in os.listdir(a.save_dir):
+            m = pattern.fullmatch(entry)
+            if m:
+                found.append((entry, float(m.group(1))))
+        return sorted(found, key=lambda item: -item[1] if a.maximize_best_checkpoint_metric else item[1])
+
+    def _ranks_before(self, value: float, other: float) -> bool:
+        return value > other if self.args.maximize_best_checkpoint_metric else value < other
 
     def _checkpoint(
         self, state: dict[str, Any], trainer: Any, epoch_itr: Any, train_wall: float
@@ -121,9 +151,9 @@ class Checkpoints:
         return {
             "format_version": FORMAT_VERSION,
             "model": state["model"],
-            "optimizer": state["optimizer"],
+            "optimizer": None if self.args.no_save_optimizer_state else state["optimizer"],
             "lr_scheduler": state["lr_scheduler"],
-            "scaler": state["scaler"],
+            "scaler": None if self.args.no_save_optimizer_state else state["scaler"],
             "trainer": {
                 "num_updates": state["num_updates"],
                 "epoch": epoch_itr.epoch,
@@ -145,6 +175,9 @@ class Checkpoints:
             _remove_all_but(a.save_dir, r"checkpoint_\d+_(\d+)\.pt", a.keep_interval_updates)
         if a.keep_last_epochs > 0:
             _remove_all_but(a.save_dir, r"checkpoint(\d+)\.pt", a.keep_last_epochs)
+        if a.keep_best_checkpoints > 0:
+            for name, _ in self._best_n_kept()[a.keep_best_checkpoints :]:
+                os.remove(os.path.join(a.save_dir, name))
 
     # -- restoring -------------------------------------------------------------------------------------
     def restore(self, trainer: Any) -> ResumeState:
@@ -161,6 +194,10 @@ class Checkpoints:
         _check_same_model(checkpoint, self.config, path)
         _check_same_dictionaries(checkpoint, trainer.task, path)
         info = checkpoint.get("trainer", {})
+        if checkpoint.get("optimizer") is None and not a.reset_optimizer:
+            logger.warning(
+                "%s holds no optimizer state (--no-save-optimizer-state): the optimizer starts afresh", path
+            )
         with _model_mismatch_as_error(path):
             trainer.load_state_dict(
                 {**checkpoint, "num_updates": int(info.get("num_updates", 0))},

@@ -22,7 +22,13 @@ class _ForwardingDDP(DistributedDataParallel):
             return getattr(self.module, name)
 
 
-def wrap_model(model: nn.Module, backend: str, ctx: DistributedContext, device: torch.device) -> nn.Module:
+def wrap_model(
+    model: nn.Module,
+    backend: str,
+    ctx: DistributedContext,
+    device: torch.device,
+    find_unused_parameters: bool = False,
+) -> nn.Module:
     """Return the module that runs forward passes in training (the model itself with one worker)."""
     if not ctx.is_distributed:
         return model
@@ -39,7 +45,7 @@ def wrap_model(model: nn.Module, backend: str, ctx: DistributedContext, device: 
         return model
     device_ids = [device.index] if device.type == "cuda" else None
     # a model whose steps may leave parameters without a gradient (LayerDrop) says so
-    unused = bool(getattr(model, "find_unused_parameters", False))
+    unused = find_unused_parameters or bool(getattr(model, "find_unused_parameters", False))
     return _ForwardingDDP(model, device_ids=device_ids, find_unused_parameters=unused)
 
 

@@ -18,7 +18,7 @@ from .errors import SeqlabError
 from .launcher_watch import stop_when_launcher_exits
 from .options import ResolvedConfig
 from .progress import Progress, default_format, setup_logging
-from .rng import set_seed
+from .rng import rng_state, set_rng_state, set_seed
 from .trainer import Trainer
 from .utils import resolve_max_positions
 
@@ -144,7 +144,13 @@ class TrainingLoop:
                 break
             lr = self.trainer.get_lr()
             self.epoch_itr = self._train_iterator(self.epoch_itr.next_epoch_idx)
-        if interrupted:
+        if interrupted and self.args.no_last_checkpoints:
+            logger.info(
+                "received %s: stopped at update %d (--no-last-checkpoints: no checkpoint to resume from)",
+                self.stop.signal_name,
+                self.trainer.num_updates,
+            )
+        elif interrupted:
             logger.info(
                 "received %s: saved checkpoint_last.pt at update %d; run the same command to resume",
                 self.stop.signal_name,
@@ -209,8 +215,12 @@ class TrainingLoop:
         at_interval = (
             a.validate_interval_updates > 0 and updates > 0 and updates % a.validate_interval_updates == 0
         )
-        do_validate = bool(self.valid_subsets) and (
-            (end_of_epoch and epoch % a.validate_interval == 0) or at_interval or stop_reason is not None
+        do_validate = (
+            bool(self.valid_subsets)
+            and updates >= a.validate_after_updates
+            and (
+                (end_of_epoch and epoch % a.validate_interval == 0) or at_interval or stop_reason is not None
+            )
         )
         save_interval = a.save_interval_updates > 0 and updates > 0 and updates % a.save_interval_updates == 0
         do_save = (end_of_epoch and epoch % a.save_interval == 0) or save_interval or stop_reason is not None
@@ -235,6 +245,17 @@ class TrainingLoop:
 
     def validate(self) -> list[float | None]:
         """Evaluate every validation subset; return the best-checkpoint metric of each."""
+        if self.args.fixed_validation_seed is None:
+            return self._validate()
+        # training's generators continue afterwards as if validation had drawn nothing
+        saved = rng_state()
+        set_seed(self.args.fixed_validation_seed)
+        try:
+            return self._validate()
+        finally:
+            set_rng_state(saved)
+
+    def _validate(self) -> list[float | None]:
         a, results = self.args, []
         self.task.begin_valid_epoch(self.epoch_itr.epoch, self.trainer.model)
         for subset in self.valid_subsets:
@@ -245,7 +266,9 @@ class TrainingLoop:
                 itr, self.fmt, epoch=self.epoch_itr.epoch, prefix=f"valid on '{subset}' ", enabled=self.master
             )
             with metrics.aggregate(new_root=True) as agg:
-                for sample in progress:
+                for i, sample in enumerate(progress):
+                    if a.max_valid_steps is not None and i >= a.max_valid_steps:
+                        break
                     self.task.reduce_metrics(self.trainer.valid_step(sample), self.trainer.criterion)
                 stats = self._stats_of(agg)
             metric = stats.get(a.best_checkpoint_metric)

@@ -65,7 +65,11 @@ class Trainer:
         self.model = model.to(self.device)
         self.criterion = criterion.to(self.device)
         self.wrapped_model = wrap_model(
-            self.model, getattr(args, "ddp_backend", "c10d"), self.dist, self.device
+            self.model,
+            getattr(args, "ddp_backend", "c10d"),
+            self.dist,
+            self.device,
+            find_unused_parameters=bool(getattr(args, "find_unused_parameters", False)),
         )
         self.compiled = bool(getattr(args, "compile", False))
         if self.compiled:  # after wrapping, so that DDP's compiled graphs overlap the gradient sync

@@ -12,8 +12,17 @@ class CommonOptions:
 
     seed: int = field(default=1, metadata={"help": "random seed (data order, dropout, initialisation)"})
     cpu: bool = field(default=False, metadata={"help": "train on the CPU even when a GPU is present"})
-    fp16: bool = field(default=False, metadata={"help": "float16 autocast with dynamic loss scaling"})
-    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast"})
+    fp16: bool = field(
+        default=False,
+        metadata={
+            "help": "float16 autocast with dynamic loss scaling (fp32 weights; fairseq's --amp and "
+            "--memory-efficient-fp16 mean the same here)",
+            "aliases": ("--amp", "--memory-efficient-fp16"),
+        },
+    )
+    bf16: bool = field(
+        default=False, metadata={"help": "bfloat16 autocast", "aliases": ("--memory-efficient-bf16",)}
+    )
     compile: bool = field(
         default=False,
         metadata={
@@ -21,9 +30,15 @@ class CommonOptions:
             "new shapes compile; on CPUs measured slower than eager, see docs/training.md)"
         },
     )
-    fp16_init_scale: float = field(default=128.0, metadata={"help": "initial loss scale with --fp16"})
+    fp16_init_scale: float = field(
+        default=128.0, metadata={"help": "initial loss scale with --fp16", "aliases": ("--amp-init-scale",)}
+    )
     fp16_scale_window: int = field(
-        default=2000, metadata={"help": "updates without overflow before the loss scale grows"}
+        default=2000,
+        metadata={
+            "help": "updates without overflow before the loss scale grows",
+            "aliases": ("--amp-scale-window",),
+        },
     )
     min_loss_scale: float = field(
         default=1e-4, metadata={"help": "stop when the loss scale falls below this (diverged)"}
@@ -62,8 +77,21 @@ class DatasetOptions:
     disable_validation: bool = field(default=False, metadata={"help": "never validate"})
     validate_interval: int = field(default=1, metadata={"help": "validate every N epochs"})
     validate_interval_updates: int = field(default=0, metadata={"help": "also validate every N updates"})
+    validate_after_updates: int = field(
+        default=0, metadata={"help": "do not validate until N updates have been made"}
+    )
+    max_valid_steps: int | None = field(
+        default=None,
+        metadata={"help": "validate on at most N batches of each subset", "aliases": ("--nval",)},
+    )
+    fixed_validation_seed: int | None = field(
+        default=None,
+        metadata={"help": "seed the random numbers of every validation with N (training's are untouched)"},
+    )
     max_tokens_valid: int | None = field(default=None, metadata={"help": "--max-tokens for validation"})
-    batch_size_valid: int | None = field(default=None, metadata={"help": "--batch-size for validation"})
+    batch_size_valid: int | None = field(
+        default=None, metadata={"help": "--batch-size for validation", "aliases": ("--max-sentences-valid",)}
+    )
 
 
 @dataclass
@@ -115,8 +143,25 @@ class CheckpointOptions:
     keep_last_epochs: int = field(
         default=-1, metadata={"help": "keep only the last N epoch checkpoints (-1: all)"}
     )
+    keep_best_checkpoints: int = field(
+        default=-1,
+        metadata={
+            "help": "also keep the N best checkpoints by --best-checkpoint-metric, as "
+            "checkpoint.best_<metric>_<value>.pt (-1: none)"
+        },
+    )
     no_save: bool = field(default=False, metadata={"help": "write no checkpoint at all"})
     no_epoch_checkpoints: bool = field(default=False, metadata={"help": "only keep last and best"})
+    no_last_checkpoints: bool = field(
+        default=False,
+        metadata={"help": "do not write checkpoint_last.pt (a stopped run then cannot resume from it)"},
+    )
+    no_save_optimizer_state: bool = field(
+        default=False,
+        metadata={
+            "help": "leave the optimizer state out of checkpoints (a resumed run starts a fresh optimizer)"
+        },
+    )
     best_checkpoint_metric: str = field(default="loss", metadata={"help": "validation metric choosing best"})
     maximize_best_checkpoint_metric: bool = field(
         default=False, metadata={"help": "a higher metric is better"}
@@ -138,6 +183,13 @@ class DistributedOptions:
         metadata={
             "help": "DistributedDataParallel (c10d) or FSDP2 fully_shard (fully_sharded); fairseq's "
             "pytorch_ddp, legacy_ddp and no_c10d run as c10d, whose summed gradients are the same"
+        },
+    )
+    find_unused_parameters: bool = field(
+        default=False,
+        metadata={
+            "help": "tell DistributedDataParallel that a step may leave parameters without a gradient "
+            "(models that need it, such as LayerDrop's, set it themselves)"
         },
     )
     heartbeat_timeout: int = field(

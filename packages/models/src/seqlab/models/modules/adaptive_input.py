@@ -70,8 +70,8 @@ class AdaptiveInput(nn.Module):
         return out.view(*tokens.shape, self.embedding_dim)
 
 
-def build_adaptive_input(args: Any, dictionary: Any, embed_dim: int) -> AdaptiveInput:
-    """The ``--adaptive-input`` embeddings of ``dictionary``, ``embed_dim`` wide, from the model's flags."""
+def build_adaptive_input(args: Any, dictionary: Any, initial_dim: int, embed_dim: int) -> AdaptiveInput:
+    """The ``--adaptive-input`` embeddings of ``dictionary`` (first band ``initial_dim`` wide, output ``embed_dim``)."""
     cutoffs = parse_cutoffs(
         getattr(args, "adaptive_input_cutoff", None), len(dictionary), "--adaptive-input-cutoff"
     )
@@ -80,4 +80,4 @@ def build_adaptive_input(args: Any, dictionary: Any, embed_dim: int) -> Adaptive
     factor = float(getattr(args, "adaptive_input_factor", 4.0))
     if factor < 1:
         raise ConfigError(f"--adaptive-input-factor must be at least 1, not {factor:g}")
-    return AdaptiveInput(len(dictionary), dictionary.pad(), embed_dim, factor, embed_dim, cutoffs)
+    return AdaptiveInput(len(dictionary), dictionary.pad(), initial_dim, factor, embed_dim, cutoffs)

@@ -19,6 +19,7 @@ from seqlab.core.decoder import logits_of
 from seqlab.core.incremental import IncrementalStateDict
 from seqlab.core.utils import make_positions
 
+from .activation_checkpointing import run_layer
 from .adaptive_softmax import build_adaptive_softmax
 from .attention_masks import decoder_self_attn_mask, key_padding_mask
 from .dropout import dropout
@@ -41,10 +42,27 @@ class TransformerDecoder(IncrementalDecoder):
         self, args: Any, dictionary: Any, embed_tokens: nn.Embedding, no_encoder_attn: bool = False
     ) -> None:
         super().__init__(dictionary)
-        embed_dim = embed_tokens.embedding_dim
+        input_dim = embed_tokens.embedding_dim
+        embed_dim = int(getattr(args, "decoder_embed_dim", None) or input_dim)
+        output_dim = int(getattr(args, "decoder_output_dim", None) or embed_dim)
         self.padding_idx = embed_tokens.padding_idx
         self.embed_tokens = embed_tokens
         self.embed_scale = 1.0 if args.no_scale_embedding else math.sqrt(embed_dim)
+        # --decoder-input-dim/--decoder-output-dim: the layers work in embed_dim between the two
+        self.project_in_dim = nn.Linear(input_dim, embed_dim, bias=False) if input_dim != embed_dim else None
+        self.project_out_dim = (
+            nn.Linear(embed_dim, output_dim, bias=False)
+            if output_dim != embed_dim and not getattr(args, "tie_adaptive_weights", False)
+            else None
+        )
+        for projection in (self.project_in_dim, self.project_out_dim):
+            if projection is not None:
+                nn.init.xavier_uniform_(projection.weight)
+        if output_dim != embed_dim and self.project_out_dim is None:
+            raise ConfigError(
+                "--tie-adaptive-weights feeds the decoder's output straight to the tied bands: leave "
+                "--decoder-output-dim at --decoder-embed-dim"
+            )
         self.max_target_positions = args.max_target_positions
         self.embed_positions = build_positional_embedding(
             embed_dim,
@@ -71,21 +89,27 @@ class TransformerDecoder(IncrementalDecoder):
             for _ in range(args.decoder_layers)
         )
         self.layerdrop = check_layerdrop(getattr(args, "decoder_layerdrop", 0.0), "--decoder-layerdrop")
+        self.checkpoint_activations = bool(getattr(args, "checkpoint_activations", False))
         final_norm = args.decoder_normalize_before and not getattr(args, "no_decoder_final_norm", False)
         self.layer_norm = nn.LayerNorm(embed_dim) if final_norm else None
-        self.adaptive_softmax = build_adaptive_softmax(args, dictionary, embed_dim, embed_tokens)
+        self.adaptive_softmax = build_adaptive_softmax(args, dictionary, output_dim, embed_tokens)
         self.output_projection: nn.Linear | None = None
         if self.adaptive_softmax is None:
-            self.output_projection = nn.Linear(embed_dim, len(dictionary), bias=False)
+            self.output_projection = nn.Linear(output_dim, len(dictionary), bias=False)
             if args.share_decoder_input_output_embed:
                 if not isinstance(embed_tokens, nn.Embedding):
                     raise ConfigError(
                         "--share-decoder-input-output-embed needs one embedding table; with --adaptive-input "
                         "use --adaptive-softmax-cutoff with --tie-adaptive-weights"
                     )
+                if input_dim != output_dim:
+                    raise ConfigError(
+                        f"--share-decoder-input-output-embed needs --decoder-input-dim ({input_dim}) "
+                        f"to equal --decoder-output-dim ({output_dim})"
+                    )
                 self.output_projection.weight = embed_tokens.weight
             else:
-                nn.init.normal_(self.output_projection.weight, mean=0.0, std=embed_dim**-0.5)
+                nn.init.normal_(self.output_projection.weight, mean=0.0, std=output_dim**-0.5)
 
     def forward(
         self,
@@ -119,6 +143,8 @@ class TransformerDecoder(IncrementalDecoder):
         tokens = prev_output_tokens[:, start:]
 
         x = self.embed_scale * self.embed_tokens(tokens)
+        if self.project_in_dim is not None:
+            x = self.project_in_dim(x)
         x = x + self.embed_positions(positions).to(x.dtype)
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
@@ -131,7 +157,9 @@ class TransformerDecoder(IncrementalDecoder):
         attn = None
         layers = kept_layers(self.layers, self.layerdrop, self.training)
         for i, layer in enumerate(layers):
-            x, layer_attn = layer(
+            x, layer_attn = run_layer(
+                layer,
+                self.checkpoint_activations,
                 x,
                 self_attn_mask=self_attn_mask,
                 is_causal=is_causal,
@@ -145,6 +173,8 @@ class TransformerDecoder(IncrementalDecoder):
                 attn = layer_attn
         if self.layer_norm is not None:
             x = self.layer_norm(x)
+        if self.project_out_dim is not None:
+            x = self.project_out_dim(x)
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, "decoder", {"length": total})
         return x, {"attn": None if attn is None else [attn], "inner_states": inner_states}

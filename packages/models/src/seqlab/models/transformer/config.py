@@ -20,7 +20,11 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
         default=0.0, metadata={"help": "dropout probability of the attention weights"}
     )
     activation_dropout: float = field(
-        default=0.0, metadata={"help": "dropout probability after the activation in the feed-forward blocks"}
+        default=0.0,
+        metadata={
+            "help": "dropout probability after the activation in the feed-forward blocks",
+            "aliases": ("--relu-dropout",),
+        },
     )
     encoder_embed_dim: int = field(default=512, metadata={"help": "encoder embedding dimension"})
     encoder_embed_path: str | None = field(
@@ -59,6 +63,12 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
             "help": "decoder inner dimension of the feed-forward blocks (presets default it to --encoder-ffn-embed-dim)"
         },
     )
+    decoder_output_dim: int | None = field(
+        default=None,
+        metadata={
+            "help": "width of the decoder's output before the vocabulary projection (default: --decoder-embed-dim)"
+        },
+    )
     decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
     decoder_layerdrop: float = field(
         default=0.0, metadata={"help": "LayerDrop: skip each decoder layer with this probability in training"}
@@ -70,6 +80,10 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
     decoder_attention_heads: int = field(default=8, metadata={"help": "number of decoder attention heads"})
     decoder_normalize_before: bool = field(
         default=False, metadata={"help": "apply layer norm before each decoder block (pre-norm)"}
+    )
+    no_decoder_final_norm: bool = field(
+        default=False,
+        metadata={"help": "with --decoder-normalize-before, no layer norm after the last decoder layer"},
     )
     decoder_learned_pos: bool = field(
         default=False, metadata={"help": "learn decoder positional embeddings instead of sinusoids"}
@@ -86,6 +100,13 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
     )
     layernorm_embedding: bool = field(
         default=False, metadata={"help": "apply layer norm to the embeddings (tokens + positions)"}
+    )
+    checkpoint_activations: bool = field(
+        default=False,
+        metadata={
+            "help": "keep only each layer's input in training and recompute its activations in the "
+            "backward pass: less memory for about a third more arithmetic"
+        },
     )
     max_source_positions: int = field(default=1024, metadata={"help": "longest source, in tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "longest target, in tokens"})

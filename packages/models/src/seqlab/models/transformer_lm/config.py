@@ -20,9 +20,25 @@ class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
         default=0.0, metadata={"help": "dropout probability of the attention weights"}
     )
     activation_dropout: float = field(
-        default=0.0, metadata={"help": "dropout probability after the activation in the feed-forward blocks"}
+        default=0.0,
+        metadata={
+            "help": "dropout probability after the activation in the feed-forward blocks",
+            "aliases": ("--relu-dropout",),
+        },
     )
     decoder_embed_dim: int = field(default=512, metadata={"help": "decoder embedding dimension"})
+    decoder_input_dim: int | None = field(
+        default=None,
+        metadata={
+            "help": "width of the token embeddings, projected to --decoder-embed-dim (default: the same)"
+        },
+    )
+    decoder_output_dim: int | None = field(
+        default=None,
+        metadata={
+            "help": "width of the decoder's output before the vocabulary projection (default: --decoder-embed-dim)"
+        },
+    )
     decoder_ffn_embed_dim: int = field(
         default=2048, metadata={"help": "decoder inner dimension of the feed-forward blocks"}
     )
@@ -40,6 +56,12 @@ class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
     )
     no_decoder_final_norm: bool = field(
         default=False, metadata={"help": "do not apply layer norm after the last decoder layer"}
+    )
+    decoder_normalize_before: bool = field(
+        default=True,
+        metadata={
+            "help": "accepted for fairseq command lines: language models are always pre-norm, as in fairseq"
+        },
     )
     share_decoder_input_output_embed: bool = field(
         default=False, metadata={"help": "tie the input embeddings and the output projection"}
@@ -69,6 +91,13 @@ class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
     tie_adaptive_proj: bool = field(
         default=False,
         metadata={"help": "with --tie-adaptive-weights, the softmax tails reuse the input projections too"},
+    )
+    checkpoint_activations: bool = field(
+        default=False,
+        metadata={
+            "help": "keep only each layer's input in training and recompute its activations in the "
+            "backward pass: less memory for about a third more arithmetic"
+        },
     )
     tokens_per_sample: int = field(
         default=1024, metadata={"help": "longest input sample, in tokens (positions default to it)"}

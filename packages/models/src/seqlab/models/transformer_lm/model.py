@@ -47,9 +47,13 @@ class TransformerLanguageModel(LanguageModel):
                 getattr(args, "tokens_per_sample", None) or DEFAULT_MAX_TARGET_POSITIONS
             )
         dictionary = task.target_dictionary
+        input_dim = getattr(args, "decoder_input_dim", None) or args.decoder_embed_dim
         if args.adaptive_input:
-            embed_tokens: nn.Module = build_adaptive_input(args, dictionary, args.decoder_embed_dim)
+            # fairseq's adaptive bands start input_dim wide and come out decoder_embed_dim wide
+            embed_tokens: nn.Module = build_adaptive_input(
+                args, dictionary, input_dim, args.decoder_embed_dim
+            )
         else:
-            embed_tokens = build_embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
+            embed_tokens = build_embedding(len(dictionary), input_dim, dictionary.pad())
         decoder = TransformerDecoder(args, dictionary, embed_tokens, no_encoder_attn=True)
         return cls(args, decoder)
