@@ -80,6 +80,7 @@ for _key in PACKAGES:
 def tests(session: nox.Session) -> None:
     """Install every package and run every test, the cross-package ones in tests/ included."""
     _install(session, list(PACKAGES), EXAMPLE)
+    session.install(*CONSTRAINTS, "sacremoses")  # seqlab-tasks[moses]: --eval-bleu-detok moses
     targets = [str(ROOT / p / "tests") for p in PACKAGES.values()] + [str(ROOT / "tests")]
     targets.append(str(ROOT / EXAMPLE / "tests"))
     session.run("pytest", "-q", *targets, *session.posargs)

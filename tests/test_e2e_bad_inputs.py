@@ -245,6 +245,20 @@ CASES = [
         absent=["{case}/save/checkpoint_last.pt"],
     ),
     Case(
+        "train-eval-bleu-detok-args-unknown-key",
+        "seq-train",
+        [
+            *_train("{bin}"),
+            "--eval-bleu",
+            "--eval-bleu-detok",
+            "moses",
+            "--eval-bleu-detok-args",
+            '{{"lang": "de"}}',
+        ],
+        "--eval-bleu-detok-args: unknown key 'lang' for moses",
+        2,
+    ),
+    Case(
         "malformed-json-config",
         "seq-train",
         [*_train("{bin}"), "--config", "{raw}/bad.json"],

@@ -74,6 +74,9 @@ def field_options(dc: type) -> list[tuple[list[str], dict[str, Any]]]:
             kwargs["choices"] = list(meta["choices"])
         if "metavar" in meta:
             kwargs["metavar"] = meta["metavar"]
+        if "const" in meta:  # the flag alone means this value (fairseq's argparse_const)
+            kwargs["nargs"] = "?"
+            kwargs["const"] = meta["const"]
         if default is dataclasses.MISSING:
             kwargs["default"] = None
             kwargs["required_option"] = True

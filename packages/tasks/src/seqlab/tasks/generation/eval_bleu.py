@@ -14,11 +14,12 @@ from typing import Any, Literal
 
 import torch
 
-from seqlab.core import ConfigError, metrics
+from seqlab.core import metrics
 from seqlab.core.utils import strip_pad
 
 from . import bleu as bleu_lib
 from .config import GenerationConfig
+from .detokenizers import build_detokenizer
 from .sequence_generator import SequenceGenerator
 
 logger = logging.getLogger(__name__)
@@ -39,15 +40,25 @@ class EvalBleuConfig:
         default="{}",
         metadata={"help": 'generation options for --eval-bleu as JSON, e.g. \'{"beam": 4, "lenpen": 0.6}\''},
     )
-    eval_bleu_detok: Literal["auto", "space", "sentencepiece"] = field(
+    eval_bleu_detok: Literal["auto", "space", "sentencepiece", "moses"] = field(
         default="auto",
         metadata={
             "help": "turn tokens into text before scoring: sentencepiece decodes with the data's model, "
-            "space joins tokens; auto: sentencepiece when the data has a model"
+            "moses undoes Moses tokenization (needs sacremoses), space joins tokens; auto: sentencepiece "
+            "when the data has a model"
         },
     )
+    eval_bleu_detok_args: str | None = field(
+        default=None,
+        metadata={"help": 'options of --eval-bleu-detok moses as JSON, e.g. \'{"target_lang": "de"}\''},
+    )
     eval_bleu_remove_bpe: str | None = field(
-        default=None, metadata={"help": "remove this BPE marker before scoring ('sentencepiece', '@@ ')"}
+        default=None,
+        metadata={
+            "help": "remove this BPE marker before scoring ('sentencepiece', or '@@ ' when given alone)",
+            "const": "@@ ",
+            "metavar": "MARKER",
+        },
     )
     eval_tokenized_bleu: bool = field(
         default=False, metadata={"help": "score the text as it is, without sacrebleu's 13a tokenizer"}
@@ -62,13 +73,11 @@ class ValidationBleu:
 
     def __init__(self, args: Any, tgt_dict: Any, sentencepiece: Any) -> None:
         self.gen_cfg = GenerationConfig.from_json(getattr(args, "eval_bleu_args", "{}"))
-        detok = getattr(args, "eval_bleu_detok", "auto")
-        if detok == "sentencepiece" and sentencepiece is None:
-            raise ConfigError(
-                "--eval-bleu-detok sentencepiece needs the sentencepiece model seq-preprocess --bpe "
-                "sentencepiece writes into the data directory; use --eval-bleu-detok space"
-            )
-        self.sentencepiece = sentencepiece if detok in ("auto", "sentencepiece") else None
+        self.detokenize = build_detokenizer(
+            getattr(args, "eval_bleu_detok", "auto"),
+            getattr(args, "eval_bleu_detok_args", None),
+            sentencepiece,
+        )
         self.tgt_dict = tgt_dict
         self.remove_bpe = getattr(args, "eval_bleu_remove_bpe", None)
         self.tokenize = "none" if getattr(args, "eval_tokenized_bleu", False) else "13a"
@@ -85,7 +94,7 @@ class ValidationBleu:
     def decode(self, tokens: torch.Tensor, unk: str) -> str:
         """Token ids to the text that is scored."""
         text = self.tgt_dict.string(tokens.int().cpu(), self.remove_bpe, unk_string=unk)
-        return self.sentencepiece.decode(text) if self.sentencepiece is not None else text
+        return self.detokenize(text) if self.detokenize is not None else text
 
     def logging_output(self, model: torch.nn.Module, sample: dict[str, Any]) -> dict[str, int]:
         """Translate a batch and return its BLEU counts as summable logging-output entries."""
