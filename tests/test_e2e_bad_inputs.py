@@ -396,6 +396,13 @@ CASES = [
         "binarize the tst split",
         1,
     ),
+    Case(
+        "generate-bpe-without-codes",
+        "seq-generate",
+        ["{bin}", "--path", "{ck}", "--bpe", "subword_nmt"],
+        "--bpe subword_nmt needs its codes: add --bpe-codes FILE",
+        2,
+    ),
     Case("generate-truncated-checkpoint", "seq-generate", ["{bin}", "--path", "{truncated}"], "truncated", 1),
     Case(
         "generate-path-not-a-checkpoint",

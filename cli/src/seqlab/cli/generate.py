@@ -39,6 +39,7 @@ from .inference_options import add_batch_args, add_checkpoint_args, add_generati
 from .inference_setup import Inference, load_inference, setup_tool_logging, split_batches
 from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_batches, make_generator
+from .text_pipeline import add_text_pipeline_args, build_text_pipeline
 from .unk_replacement import UnkReplacer, load_replacement_table
 
 PROG = "seq-generate"
@@ -65,6 +66,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         "--shard-id", type=int, default=0, help="the shard to generate, from 0 to --num-shards - 1"
     )
     add_generation_args(parser)
+    add_text_pipeline_args(parser)
     g = parser.add_argument_group("output and scoring")
     g.add_argument("--results-path", metavar="DIR", default=None, help="write generate-<split>.txt here")
     g.add_argument("--quiet", action="store_true", help="print only the speed and the score")
@@ -94,6 +96,7 @@ def check_args(args: argparse.Namespace) -> None:
     check_lm_fusion_args(args)
     if args.replace_unk is not None:
         load_replacement_table(args.replace_unk)
+    build_text_pipeline(args, None, False)  # its files and flags, before the model loads
     if args.score_reference and args.lm_path is not None:
         raise ConfigError("--score-reference scores with the --path models only; drop --lm-path")
     if args.num_shards < 1:
@@ -171,7 +174,9 @@ def generate(inf: Inference, out: IO[str]) -> None:
         task, dataset, args, max_positions, num_shards=args.num_shards, shard_id=args.shard_id
     )
     load_spm = getattr(task, "load_sentencepiece", None)
-    decoder = TextDecoder(args.remove_bpe, load_spm() if load_spm is not None else None)
+    spm = load_spm() if load_spm is not None else None
+    pipeline = build_text_pipeline(args, task, spm is not None)
+    decoder = TextDecoder(args.remove_bpe, spm, pipeline.decode if pipeline is not None else None)
     src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
     scorer = Scorer(args)
     progress = Progress(itr, default_format(args.log_format), prefix=f"generate on '{args.gen_subset}'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from seqlab.core.dictionary import post_process
@@ -13,11 +14,15 @@ LN2 = math.log(2)
 
 
 class TextDecoder:
-    """Token ids to text: ``--remove-bpe`` if given, else the checkpoint's sentencepiece model decodes."""
+    """Token ids to text: ``--remove-bpe`` if given, else the checkpoint's sentencepiece model decodes;
+    ``post`` (``--tokenizer``/``--bpe``, :mod:`.text_pipeline`) then turns the ``D-`` text back into plain text."""
 
-    def __init__(self, remove_bpe: str | None, sentencepiece: Any = None) -> None:
+    def __init__(
+        self, remove_bpe: str | None, sentencepiece: Any = None, post: Callable[[str], str] | None = None
+    ) -> None:
         self.remove_bpe = remove_bpe
         self.sentencepiece = sentencepiece if remove_bpe is None else None
+        self.post = post
 
     def tokens(self, dictionary: Any, ids: Any, escape_unk: bool = False) -> str:
         """The tokens as a string (the ``H-`` text), BPE markers removed with ``--remove-bpe``."""
@@ -28,8 +33,10 @@ class TextDecoder:
         return post_process(" ".join(words), self.remove_bpe)
 
     def detokenize(self, text: str) -> str:
-        """The text a reader sees (the ``D-`` text): sentencepiece pieces joined back."""
-        return self.sentencepiece.decode(text) if self.sentencepiece is not None else text
+        """The text a reader sees (the ``D-`` text): sentencepiece pieces joined back, BPE removed, detokenized."""
+        if self.sentencepiece is not None:
+            text = self.sentencepiece.decode(text)
+        return self.post(text) if self.post is not None else text
 
 
 def hypothesis_lines(

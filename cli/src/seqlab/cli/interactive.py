@@ -31,6 +31,7 @@ from .inference_options import add_batch_args, add_checkpoint_args, add_generati
 from .inference_setup import Inference, load_inference, setup_tool_logging
 from .lm_fusion import check_lm_fusion_args, load_fusion_lm
 from .task_generation import inference_step, make_generator
+from .text_pipeline import add_text_pipeline_args, build_text_pipeline
 from .unk_replacement import UnkReplacer, load_replacement_table
 
 PROG = "seq-interactive"
@@ -47,6 +48,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_args(parser)
     add_batch_args(parser, subset=False)
     add_generation_args(parser)
+    add_text_pipeline_args(parser)
     g = parser.add_argument_group("input")
     g.add_argument("--input", default="-", metavar="FILE", help="read sentences from this file ('-': stdin)")
     g.add_argument(
@@ -102,7 +104,8 @@ class Translator:
         )
         load_spm = getattr(task, "load_sentencepiece", None)
         spm = load_spm() if load_spm is not None else None
-        self.decoder = TextDecoder(args.remove_bpe, spm)
+        self.pipeline = build_text_pipeline(args, task, spm is not None)
+        self.decoder = TextDecoder(args.remove_bpe, spm, self.pipeline.decode if self.pipeline else None)
         self.src_dict = task.source_dictionary
         self.encoder = LineEncoder(self.src_dict, spm)
         self.target_encoder = LineEncoder(task.target_dictionary, spm)
@@ -112,7 +115,7 @@ class Translator:
 
     def encode(self, lines: list[str], first_id: int) -> list[torch.Tensor]:
         """Each line's ids (``</s>`` ended for translation; a language model's prompt has none)."""
-        flat, sizes = self.encoder.encode(lines)
+        flat, sizes = self.encoder.encode([self.prepared(line) for line in lines])
         ids = torch.from_numpy(flat.astype("int64")).split(sizes.tolist())
         out = [t[:-1] if self.is_lm else t for t in ids]
         for n, t in enumerate(out):
@@ -168,11 +171,15 @@ class Translator:
                 results[sample_id] = hypos[i]
         return [(tokens[i], results[i]) for i in range(len(lines))]
 
+    def prepared(self, line: str) -> str:
+        """``line`` tokenized and split into BPE pieces as ``--tokenizer``/``--bpe`` say (as it is without)."""
+        return self.pipeline.encode(line) if self.pipeline is not None else line
+
     def encode_phrases(self, phrases: list[str]) -> list[list[int]]:
         """Target-side ids of constraint phrases (no ``</s>``)."""
         if not phrases:
             return []
-        flat, sizes = self.target_encoder.encode(phrases)
+        flat, sizes = self.target_encoder.encode([self.prepared(p) for p in phrases])
         return [t[:-1].tolist() for t in torch.from_numpy(flat.astype("int64")).split(sizes.tolist())]
 
     def print_results(
@@ -195,7 +202,7 @@ class Translator:
             lines.append(f"W-{sample_id}\t{per_sentence:.3f}\tseconds")
             for phrase in phrases[n] if phrases is not None else []:
                 lines.append(f"C-{sample_id}\t{self.decoder.tokens(tgt_dict, torch.tensor(phrase))}")
-            source = self.encoder.tokens(lines_in[n]) if self.replacer is not None else []
+            source = self.encoder.tokens(self.prepared(lines_in[n])) if self.replacer is not None else []
             for hypo in hypos[: self.cfg.nbest]:
                 if self.replacer is not None:
                     text = self.decoder.join(self.replacer.words(hypo, source))
@@ -212,6 +219,7 @@ def _check_args(args: argparse.Namespace) -> None:
     check_lm_fusion_args(args)
     if args.replace_unk is not None:
         load_replacement_table(args.replace_unk)
+    build_text_pipeline(args, None, False)  # its files and flags, before the model loads
 
 
 def _main(argv: list[str]) -> int:

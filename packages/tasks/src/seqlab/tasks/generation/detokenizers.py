@@ -14,6 +14,8 @@ from typing import Any
 
 from seqlab.core import ConfigError
 
+from ..moses_tokenizer import MosesTokenizer
+
 #: the keys fairseq's moses tokenizer takes; only the target language matters for detokenizing
 MOSES_KEYS = ("source_lang", "target_lang", "moses_no_dash_splits", "moses_no_escape")
 
@@ -55,11 +57,5 @@ def _moses(options: dict[str, Any]) -> Callable[[str], str]:
         raise ConfigError(
             f"--eval-bleu-detok-args: unknown key {unknown[0]!r} for moses (known: {', '.join(MOSES_KEYS)})"
         )
-    try:
-        from sacremoses import MosesDetokenizer
-    except ImportError:
-        raise ConfigError(
-            "--eval-bleu-detok moses needs sacremoses: pip install 'seqlab-tasks[moses]' (or sacremoses)"
-        ) from None
-    detokenizer = MosesDetokenizer(lang=str(options.get("target_lang") or "en"))
-    return lambda text: detokenizer.detokenize(text.split())
+    target = str(options.get("target_lang") or "en")
+    return MosesTokenizer(target_lang=target, flag="--eval-bleu-detok").decode
