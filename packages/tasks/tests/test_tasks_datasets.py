@@ -97,6 +97,23 @@ def test_complete_mode_packs_whole_sentences():
     assert [tuple(r) for r in slices.tolist()] == [(0, 4), (4, 6), (6, 13), (13, 14)]
 
 
+def test_complete_doc_mode_keeps_blocks_inside_documents():
+    # documents [3, 2] and [4]; then two separators in a row and a document [2]; one of [4, 4]
+    slices = block_slices(np.array([3, 2, 1, 4, 1, 1, 2]), "complete_doc", 6)
+    assert [tuple(r) for r in slices.tolist()] == [(0, 5), (6, 10), (12, 14)]
+    slices = block_slices(np.array([4, 4, 1, 3]), "complete_doc", 6)
+    assert [tuple(r) for r in slices.tolist()] == [(0, 4), (4, 8), (9, 12)]
+
+
+def test_complete_doc_blocks_read_their_documents_tokens():
+    sents = [torch.tensor([10, 11, 2]), torch.tensor([2]), torch.tensor([12, 13, 2])]
+    blocks = TokenBlockDataset(
+        sents, np.array([3, 1, 3]), block_size=8, pad=1, eos=2, break_mode="complete_doc"
+    )
+    assert [blocks[i][1].tolist() for i in range(len(blocks))] == [[10, 11, 2], [12, 13, 2]]
+    assert blocks[1][0].tolist() == [2, 12, 13]  # the source starts with the separator's </s>
+
+
 def test_token_blocks_give_next_token_targets_across_sentences():
     sents = [torch.tensor([10, 11, 2]), torch.tensor([12, 2]), torch.tensor([13, 14, 15, 2])]
     stream = torch.cat(sents).tolist()

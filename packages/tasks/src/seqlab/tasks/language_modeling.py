@@ -36,11 +36,12 @@ class LanguageModelingConfig:
     """Options of the language-modeling task."""
 
     tokens_per_sample: int = field(default=1024, metadata={"help": "max number of tokens per sample"})
-    sample_break_mode: Literal["none", "complete", "eos"] = field(
+    sample_break_mode: Literal["none", "complete", "complete_doc", "eos"] = field(
         default="none",
         metadata={
             "help": "none: fill each sample with tokens_per_sample tokens across sentences; complete: "
-            "whole sentences up to tokens_per_sample; eos: one sentence per sample"
+            "whole sentences up to tokens_per_sample; complete_doc: the same without crossing a "
+            "document boundary (an empty line); eos: one sentence per sample"
         },
     )
 

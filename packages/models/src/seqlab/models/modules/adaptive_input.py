@@ -66,7 +66,7 @@ class AdaptiveInput(nn.Module):
             # gradient, which DistributedDataParallel needs without find_unused_parameters
             rows = ((flat >= start) & (flat < end)).nonzero().squeeze(1)
             vectors = self.embeddings[band](flat.index_select(0, rows) - start)
-            out = out.index_copy(0, rows, vectors.to(out.dtype))
+            out.index_copy_(0, rows, vectors.to(out.dtype))
         return out.view(*tokens.shape, self.embedding_dim)
 
 

@@ -11,7 +11,7 @@ from seqlab.core import SeqlabError
 
 from .sized_dataset import SizedDataset
 
-BreakMode = Literal["none", "complete", "eos"]
+BreakMode = Literal["none", "complete", "complete_doc", "eos"]
 
 
 def block_slices(sizes: np.ndarray, break_mode: str, block_size: int) -> np.ndarray:
@@ -19,7 +19,9 @@ def block_slices(sizes: np.ndarray, break_mode: str, block_size: int) -> np.ndar
 
     ``none``: fixed-size blocks that ignore sentence boundaries; ``complete``:
     as many whole sentences as fit (a longer sentence is a block of its own);
-    ``eos``: one sentence per block.
+    ``complete_doc``: the same within documents, which empty lines (sentences of ``</s>``
+    alone) separate: no block crosses one, the separators belong to no block, and a block
+    of a single token is left out, as in fairseq; ``eos``: one sentence per block.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     ends = np.cumsum(sizes)
@@ -42,7 +44,31 @@ def block_slices(sizes: np.ndarray, break_mode: str, block_size: int) -> np.ndar
         if pos > start:
             slices.append((start, pos))
         return np.array(slices, dtype=np.int64).reshape(-1, 2)
-    raise SeqlabError(f"unknown --sample-break-mode {break_mode!r}; choose none, complete or eos")
+    if break_mode == "complete_doc":
+        return _complete_doc_slices(sizes.tolist(), block_size)
+    raise SeqlabError(
+        f"unknown --sample-break-mode {break_mode!r}; choose none, complete, complete_doc or eos"
+    )
+
+
+def _complete_doc_slices(sizes: list[int], block_size: int) -> np.ndarray:
+    slices: list[tuple[int, int]] = []
+    start = pos = 0
+    for n in sizes:
+        if n == 1:  # a document separator: close the block, skip the separator
+            if pos - start > 1:
+                slices.append((start, pos))
+            pos += n
+            start = pos
+            continue
+        if pos > start and pos + n - start > block_size:
+            if pos - start > 1:
+                slices.append((start, pos))
+            start = pos
+        pos += n
+    if pos - start > 1:
+        slices.append((start, pos))
+    return np.array(slices, dtype=np.int64).reshape(-1, 2)
 
 
 class TokenBlockDataset(SizedDataset):
