@@ -153,3 +153,14 @@ def test_fairseq_aliases_set_the_same_options():
     ]
     for argv, dest, value in pairs:
         assert getattr(parse(SPEC, [*base, *argv]).args, dest) == value, argv
+
+
+def test_curriculum_trains_the_first_epochs_in_order(tmp_path, train):
+    def weights(folder: str, *extra: str) -> dict:
+        assert train(tmp_path / folder, "--max-epoch", "1", *extra).returncode == 0
+        return load_checkpoint_file(str(tmp_path / folder / "checkpoint_last.pt"))["model"]
+
+    shuffled, again, ordered = weights("a"), weights("b"), weights("c", "--curriculum", "1")
+    assert all(torch.equal(shuffled[k], again[k]) for k in shuffled)  # the order is all that differs
+    assert any(not torch.equal(shuffled[k], ordered[k]) for k in shuffled)
+    assert all(torch.equal(ordered[k], weights("d", "--curriculum", "1")[k]) for k in ordered)

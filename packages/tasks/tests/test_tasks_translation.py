@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from seqlab.core import SeqlabError, get_plugin, plugin_names, setup_task
 from seqlab.core.options import TASK, ToolSpec, parse
@@ -93,6 +94,26 @@ def test_too_long_examples_raise_or_are_skipped(data_dir):
     kept = [i for b in itr.next_epoch_itr() for i in b["id"].tolist()]
     assert kept and all(ds.src_sizes[i] <= 6 for i in kept)
     assert len(kept) == int(np.sum(ds.src_sizes <= 6))
+
+
+def test_truncate_source_cuts_long_sources_instead_of_skipping_them(data_dir):
+    args = _args([data_dir, "--task", "translation", "--max-source-positions", "6", "--truncate-source"])
+    task = setup_task(args)
+    task.load_dataset("train")
+    ds = task.dataset("train")
+    full = setup_task(_args([data_dir, "--task", "translation"]))
+    full.load_dataset("train")
+    whole = full.dataset("train")
+    assert int(np.max(whole.src_sizes)) > 6 and int(np.max(ds.src_sizes)) == 6
+    eos = task.source_dictionary.eos()
+    for i in range(len(ds)):
+        src, original = ds[i]["source"], whole[i]["source"]
+        if len(original) <= 6:
+            assert torch.equal(src, original)
+        else:  # the first 5 tokens, then </s>
+            assert src.tolist() == [*original[:5].tolist(), eos]
+    itr = task.get_batch_iterator(ds, max_tokens=200, max_positions=task.max_positions())
+    assert sum(len(b["id"]) for b in itr.next_epoch_itr()) == len(ds)  # nothing skipped, nothing raised
 
 
 def test_missing_files_are_clear_errors(tmp_path, data_dir):

@@ -165,7 +165,7 @@ class TrainingLoop:
         a = self.args
         epoch = self.epoch_itr.next_epoch_idx
         update_freq = a.update_freq[min(epoch, len(a.update_freq)) - 1]
-        itr = self.epoch_itr.next_epoch_itr(shuffle=True)
+        itr = self.epoch_itr.next_epoch_itr(shuffle=epoch > a.curriculum)  # --curriculum: in order first
         from .data.iterators import GroupedIterator
 
         grouped = GroupedIterator(itr, update_freq)

@@ -73,6 +73,9 @@ class DatasetOptions:
         default=False, metadata={"help": "skip examples longer than the model allows instead of failing"}
     )
     train_subset: str = field(default="train", metadata={"help": "the split to train on"})
+    curriculum: int = field(
+        default=0, metadata={"help": "take the first N epochs' batches in order (shortest first), unshuffled"}
+    )
     valid_subset: str = field(default="valid", metadata={"help": "comma-separated splits to validate on"})
     disable_validation: bool = field(default=False, metadata={"help": "never validate"})
     validate_interval: int = field(default=1, metadata={"help": "validate every N epochs"})

@@ -16,6 +16,7 @@ from .arg_types import str_to_bool
 from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.language_pair_dataset import LanguagePairDataset
+from .data.truncated_dataset import TruncatedDataset
 from .data_paths import epoch_data_path, split_paths
 from .data_sentencepiece import DataSentencePiece
 from .generation import SequenceGenerator, build_generator
@@ -50,6 +51,12 @@ class TranslationConfig(EvalBleuConfig):
         default=False, metadata={"help": "pad the target on the left", "type": str_to_bool, "metavar": "BOOL"}
     )
     max_source_positions: int = field(default=1024, metadata={"help": "max number of tokens in the source"})
+    truncate_source: bool = field(
+        default=False,
+        metadata={
+            "help": "cut sources longer than --max-source-positions to it (ending with </s>) instead of skipping them"
+        },
+    )
     max_target_positions: int = field(default=1024, metadata={"help": "max number of tokens in the target"})
 
 
@@ -180,7 +187,10 @@ class TranslationTask(DataSentencePiece, Task):
                 f"{expected} does not exist; binarize the {split} split with seq-preprocess "
                 f"--source-lang {src} --target-lang {tgt} --{split}pref PREFIX --destdir {data_path}"
             )
-        src_ds = IndexedDataset(prefix + src, expected_vocab_size=len(self.src_dict))
+        src_ds: Any = IndexedDataset(prefix + src, expected_vocab_size=len(self.src_dict))
+        if getattr(self.args, "truncate_source", False):
+            limit = self.args.max_source_positions
+            src_ds = TruncatedDataset(src_ds, src_ds.sizes, limit, self.src_dict.eos())
         tgt_ds = None
         if dataset_exists(prefix + tgt):
             tgt_ds = IndexedDataset(prefix + tgt, expected_vocab_size=len(self.tgt_dict))

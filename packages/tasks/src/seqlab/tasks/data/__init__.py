@@ -20,6 +20,7 @@ _WHERE = {
     "MonolingualDataset": "monolingual_dataset",
     "SizedDataset": "sized_dataset",
     "TokenBlockDataset": "token_block_dataset",
+    "TruncatedDataset": "truncated_dataset",
     "block_slices": "token_block_dataset",
 }
 
