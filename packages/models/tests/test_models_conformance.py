@@ -63,6 +63,8 @@ VARIANTS = [
     ("transformer_lm", ["--checkpoint-activations", "--decoder-input-dim", "8"]),
     ("transformer", ["--decoder-output-dim", "12", "--adaptive-softmax-cutoff", "10,16"]),
     ("transformer_lm", ["--adaptive-input", "--adaptive-input-cutoff", "10", "--decoder-output-dim", "12"]),
+    ("transformer", ["--no-token-positional-embeddings", "--encoder-learned-pos"]),
+    ("transformer_lm", ["--no-token-positional-embeddings"]),
 ]
 
 

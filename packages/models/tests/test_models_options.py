@@ -152,6 +152,21 @@ def test_no_decoder_final_norm_drops_the_pre_norm_decoders_last_layer_norm(kit):
     assert args.decoder_normalize_before
 
 
+def test_without_positional_embeddings_the_encoder_sees_a_bag_of_tokens(kit):
+    task = kit.TinyTask(kit.TinyDictionary(30))
+    sizes = {**kit.TINY_TRANSFORMER, "dropout": 0.0}
+    tokens = torch.tensor([[5, 9, 12, 7, kit.EOS]])
+    reordered = torch.tensor([[12, 7, 5, 9, kit.EOS]])  # positions 2, 3, 0, 1, 4
+    for no_positions in (True, False):
+        torch.manual_seed(0)
+        model = kit.build("transformer", task, **sizes, no_token_positional_embeddings=no_positions).eval()
+        out = model.encoder(tokens)["encoder_out"][0][:, 0]
+        moved = model.encoder(reordered)["encoder_out"][0][:, 0]
+        same = torch.allclose(moved, out[[2, 3, 0, 1, 4]], atol=1e-5)
+        assert same is no_positions
+        assert (model.encoder.embed_positions is None) is no_positions
+
+
 def test_lm_positions_follow_tokens_per_sample(kit):
     args = parse(TRAIN, ["-a", "transformer_lm", "--tokens-per-sample", "96", "--decoder-learned-pos"]).args
     model = build_model(args, kit.TinyTask(kit.TinyDictionary(20)))

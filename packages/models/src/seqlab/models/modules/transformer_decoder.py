@@ -64,12 +64,16 @@ class TransformerDecoder(IncrementalDecoder):
                 "--decoder-output-dim at --decoder-embed-dim"
             )
         self.max_target_positions = args.max_target_positions
-        self.embed_positions = build_positional_embedding(
-            embed_dim,
-            self.padding_idx,
-            args.max_target_positions,
-            args.decoder_learned_pos,
-            "--max-target-positions",
+        self.embed_positions = (
+            None
+            if getattr(args, "no_token_positional_embeddings", False)
+            else build_positional_embedding(
+                embed_dim,
+                self.padding_idx,
+                args.max_target_positions,
+                args.decoder_learned_pos,
+                "--max-target-positions",
+            )
         )
         self.layernorm_embedding = nn.LayerNorm(embed_dim) if args.layernorm_embedding else None
         self.dropout = args.dropout
@@ -137,15 +141,16 @@ class TransformerDecoder(IncrementalDecoder):
         """Return ``(features B x T x C, {"attn": [B x T x S] or None, "inner_states": [...]})``."""
         total = prev_output_tokens.size(1)
         start = self._cached_length(incremental_state, total)
-        self.embed_positions.check_length(total)
         padding = prev_output_tokens.eq(self.padding_idx)
-        positions = make_positions(prev_output_tokens, self.padding_idx)[:, start:]
         tokens = prev_output_tokens[:, start:]
 
         x = self.embed_scale * self.embed_tokens(tokens)
         if self.project_in_dim is not None:
             x = self.project_in_dim(x)
-        x = x + self.embed_positions(positions).to(x.dtype)
+        if self.embed_positions is not None:
+            self.embed_positions.check_length(total)
+            positions = make_positions(prev_output_tokens, self.padding_idx)[:, start:]
+            x = x + self.embed_positions(positions).to(x.dtype)
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
         x = dropout(x, self.dropout, self.training)

@@ -31,12 +31,17 @@ class TransformerEncoder(Encoder):
         self.embed_tokens = embed_tokens
         self.embed_scale = 1.0 if args.no_scale_embedding else math.sqrt(embed_dim)
         self.max_source_positions = args.max_source_positions
-        self.embed_positions = build_positional_embedding(
-            embed_dim,
-            self.padding_idx,
-            args.max_source_positions,
-            args.encoder_learned_pos,
-            "--max-source-positions",
+        # --no-token-positional-embeddings: the model sees the tokens as a bag
+        self.embed_positions = (
+            None
+            if getattr(args, "no_token_positional_embeddings", False)
+            else build_positional_embedding(
+                embed_dim,
+                self.padding_idx,
+                args.max_source_positions,
+                args.encoder_learned_pos,
+                "--max-source-positions",
+            )
         )
         self.layernorm_embedding = nn.LayerNorm(embed_dim) if args.layernorm_embedding else None
         self.dropout = args.dropout
@@ -66,10 +71,12 @@ class TransformerEncoder(Encoder):
     ) -> dict[str, list[torch.Tensor]]:
         """Encode ``src_tokens`` (B x T, padded on either side) into an ``encoder_out`` dict."""
         padding = src_tokens.eq(self.padding_idx)
-        self.embed_positions.check_length(src_tokens.size(1))
         embedding = self.embed_scale * self.embed_tokens(src_tokens)
-        positions = self.embed_positions(make_positions(src_tokens, self.padding_idx))
-        x = embedding + positions.to(embedding.dtype)
+        x = embedding
+        if self.embed_positions is not None:
+            self.embed_positions.check_length(src_tokens.size(1))
+            positions = self.embed_positions(make_positions(src_tokens, self.padding_idx))
+            x = embedding + positions.to(embedding.dtype)
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
         x = dropout(x, self.dropout, self.training)

@@ -108,5 +108,8 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
             "backward pass: less memory for about a third more arithmetic"
         },
     )
+    no_token_positional_embeddings: bool = field(
+        default=False, metadata={"help": "add no positional embeddings to the token embeddings"}
+    )
     max_source_positions: int = field(default=1024, metadata={"help": "longest source, in tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "longest target, in tokens"})

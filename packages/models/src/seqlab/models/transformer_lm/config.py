@@ -99,6 +99,9 @@ class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
             "backward pass: less memory for about a third more arithmetic"
         },
     )
+    no_token_positional_embeddings: bool = field(
+        default=False, metadata={"help": "add no positional embeddings to the token embeddings"}
+    )
     tokens_per_sample: int = field(
         default=1024, metadata={"help": "longest input sample, in tokens (positions default to it)"}
     )
