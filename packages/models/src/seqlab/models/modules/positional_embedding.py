@@ -9,6 +9,7 @@ gets the (zero) padding position.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,9 +77,14 @@ class LearnedPositionalEmbedding(nn.Embedding):
 
 
 def build_positional_embedding(
-    embedding_dim: int, padding_idx: int, max_positions: int, learned: bool, flag: str
-) -> SinusoidalPositionalEmbedding | LearnedPositionalEmbedding:
-    """Return learned or sinusoidal positions; ``flag`` names the option that sets their number."""
+    embedding_dim: int, padding_idx: int, max_positions: int, learned: bool, flag: str, args: Any = None
+) -> SinusoidalPositionalEmbedding | LearnedPositionalEmbedding | None:
+    """Return learned or sinusoidal positions; ``flag`` names the option that sets their number.
+
+    None when ``args`` asks for ``--no-token-positional-embeddings``.
+    """
+    if getattr(args, "no_token_positional_embeddings", False):
+        return None
     if learned:
         return LearnedPositionalEmbedding(max_positions, embedding_dim, padding_idx, flag)
     return SinusoidalPositionalEmbedding(embedding_dim, padding_idx, max_positions)

@@ -64,16 +64,13 @@ class TransformerDecoder(IncrementalDecoder):
                 "--decoder-output-dim at --decoder-embed-dim"
             )
         self.max_target_positions = args.max_target_positions
-        self.embed_positions = (
-            None
-            if getattr(args, "no_token_positional_embeddings", False)
-            else build_positional_embedding(
-                embed_dim,
-                self.padding_idx,
-                args.max_target_positions,
-                args.decoder_learned_pos,
-                "--max-target-positions",
-            )
+        self.embed_positions = build_positional_embedding(
+            embed_dim,
+            self.padding_idx,
+            args.max_target_positions,
+            args.decoder_learned_pos,
+            "--max-target-positions",
+            args,
         )
         self.layernorm_embedding = nn.LayerNorm(embed_dim) if args.layernorm_embedding else None
         self.dropout = args.dropout

@@ -31,17 +31,14 @@ class TransformerEncoder(Encoder):
         self.embed_tokens = embed_tokens
         self.embed_scale = 1.0 if args.no_scale_embedding else math.sqrt(embed_dim)
         self.max_source_positions = args.max_source_positions
-        # --no-token-positional-embeddings: the model sees the tokens as a bag
-        self.embed_positions = (
-            None
-            if getattr(args, "no_token_positional_embeddings", False)
-            else build_positional_embedding(
-                embed_dim,
-                self.padding_idx,
-                args.max_source_positions,
-                args.encoder_learned_pos,
-                "--max-source-positions",
-            )
+        # None with --no-token-positional-embeddings: the model then sees the tokens as a bag
+        self.embed_positions = build_positional_embedding(
+            embed_dim,
+            self.padding_idx,
+            args.max_source_positions,
+            args.encoder_learned_pos,
+            "--max-source-positions",
+            args,
         )
         self.layernorm_embedding = nn.LayerNorm(embed_dim) if args.layernorm_embedding else None
         self.dropout = args.dropout
