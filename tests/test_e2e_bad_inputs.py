@@ -397,6 +397,13 @@ CASES = [
         1,
     ),
     Case(
+        "generate-ema-weights-without-average",
+        "seq-generate",
+        ["{bin}", "--path", "{ck}", "--ema-weights"],
+        "holds no moving average; train with --store-ema, or drop the flag",
+        2,
+    ),
+    Case(
         "generate-bpe-without-codes",
         "seq-generate",
         ["{bin}", "--path", "{ck}", "--bpe", "subword_nmt"],

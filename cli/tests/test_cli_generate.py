@@ -370,3 +370,26 @@ def test_score_reference_without_references_fails_in_one_line(data, checkpoint, 
     assert err.strip().splitlines()[-1] == (
         "seq-generate: error: --score-reference needs a split with references; this one has only sources"
     )
+
+
+def test_ema_weights_decode_with_the_saved_average(data, tmp_path, capsys):
+    paths = {}
+    for seed in (0, 1):
+        paths[seed] = tmp_path / f"seed{seed}.pt"
+        with isolated_plugins():
+            import_user_dir(TOYS).write_checkpoint(paths[seed], data, seed=seed)
+    argv = [str(data), "--user-dir", TOYS, *GEN]
+    outputs = {}
+    for seed in (0, 1):
+        assert main([*argv, "--path", str(paths[seed])]) == 0
+        outputs[seed] = parse_output(capsys.readouterr().out)[0]["H"]
+    assert outputs[0] != outputs[1]  # the two weight sets translate differently
+    averaged = load_checkpoint_file(str(paths[0]))
+    averaged["ema"] = load_checkpoint_file(str(paths[1]))["model"]  # as if seed 1's were the average
+    atomic_save(averaged, str(tmp_path / "ema.pt"))
+    assert main([*argv, "--path", str(tmp_path / "ema.pt"), "--ema-weights"]) == 0
+    assert parse_output(capsys.readouterr().out)[0]["H"] == outputs[1]
+    assert main([*argv, "--path", str(tmp_path / "ema.pt")]) == 0
+    assert parse_output(capsys.readouterr().out)[0]["H"] == outputs[0]
+    assert main([*argv, "--path", str(paths[0]), "--ema-weights"]) == 2
+    assert "--ema-weights: checkpoint" in capsys.readouterr().err

@@ -27,6 +27,11 @@ def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bf16", action="store_true", help="run the models in bfloat16")
     g.add_argument("--seed", type=int, default=1, help="random seed (for --sampling)")
     g.add_argument(
+        "--ema-weights",
+        action="store_true",
+        help="use the moving average of the weights a --store-ema run saved instead of its last weights",
+    )
+    g.add_argument(
         "--model-overrides",
         metavar="DICT",
         default=None,

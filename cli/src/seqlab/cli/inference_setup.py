@@ -301,6 +301,12 @@ def load_model(
     model_args = argparse.Namespace(**config)
     model = task.build_model(model_args)
     state = checkpoint["model"]
+    if getattr(args, "ema_weights", False):
+        if checkpoint.get("ema") is None:
+            raise ConfigError(
+                f"--ema-weights: checkpoint {path} holds no moving average; train with --store-ema, or drop the flag"
+            )
+        state = checkpoint["ema"]
     if hasattr(model, "upgrade_state_dict"):
         state = model.upgrade_state_dict(dict(state))
     try:

@@ -154,6 +154,7 @@ class Checkpoints:
             "optimizer": None if self.args.no_save_optimizer_state else state["optimizer"],
             "lr_scheduler": state["lr_scheduler"],
             "scaler": None if self.args.no_save_optimizer_state else state["scaler"],
+            "ema": state.get("ema"),
             "trainer": {
                 "num_updates": state["num_updates"],
                 "epoch": epoch_itr.epoch,

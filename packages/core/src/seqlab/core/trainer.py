@@ -18,7 +18,7 @@ from . import metrics
 from .builders import build_lr_scheduler, build_optimizer
 from .compilation import compile_errors, compile_model
 from .distributed import DistributedContext
-from .errors import SeqlabError
+from .errors import ConfigError, SeqlabError
 from .model_wrapping import (
     full_model_state,
     full_optimizer_state,
@@ -31,6 +31,7 @@ from .model_wrapping import (
 from .precision import Precision
 from .rng import torch_seed
 from .utils import move_to_device
+from .weight_average import WeightAverage
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Trainer:
             compile_model(self.wrapped_model, self.device)
         self.precision = Precision(args, self.device)
         self.num_updates = 0
+        self.ema = self._build_ema(args)
         self._optimizer: Any = None
         self._lr_scheduler: Any = None
         self._dummy_batch: dict[str, Any] | None = None
@@ -148,6 +150,8 @@ class Trainer:
             self.optimizer.zero_grad()
             return None
         self.num_updates += 1
+        if self.ema is not None:
+            self.ema.step(self.num_updates)
         lr = self.lr_scheduler.step_update(self.num_updates)
         self._log_update(logging_outputs, grad_norm, lr)
         return logging_outputs
@@ -185,6 +189,7 @@ class Trainer:
             "lr_scheduler": self.lr_scheduler.state_dict(),
             "scaler": self.precision.state_dict(),
             "num_updates": self.num_updates,
+            "ema": None if self.ema is None else self.ema.state_dict(),
         }
 
     def load_state_dict(
@@ -202,6 +207,12 @@ class Trainer:
             self.lr_scheduler.load_state_dict(state["lr_scheduler"])
         self.num_updates = int(state.get("num_updates", 0))
         self.lr_scheduler.step_update(self.num_updates)
+        if self.ema is not None:
+            if state.get("ema") is not None:
+                self.ema.load_state_dict(state["ema"])
+            else:  # as fairseq does: the average starts from the loaded weights
+                logger.warning("--store-ema: the checkpoint holds no average; it starts from its weights")
+                self.ema = self._build_ema(self.args)
 
     def start_speed_meters(self) -> None:
         """Start the clocks of the rate meters (``wps``, ``ups``) in the active aggregators.
@@ -213,6 +224,20 @@ class Trainer:
             metrics.log_speed(key, 0, priority=priority, round=digits)
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _build_ema(self, args: Any) -> WeightAverage | None:
+        if not getattr(args, "store_ema", False):
+            return None
+        if is_sharded(self.model):
+            raise ConfigError(
+                "--store-ema keeps a whole copy of the weights; it does not work with fully_sharded"
+            )
+        return WeightAverage(
+            self.model,
+            float(args.ema_decay),
+            int(getattr(args, "ema_start_update", 0)),
+            int(getattr(args, "ema_update_freq", 1)),
+        )
+
     def _micro_index(self, i: int) -> int:
         # The position of this micro-batch among all workers' batches of the update, so that
         # W workers x F micro-batches draw the same dropout as one worker with W*F micro-batches.

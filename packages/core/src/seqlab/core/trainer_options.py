@@ -204,10 +204,30 @@ class DistributedOptions:
     )
 
 
+@dataclass
+class EmaOptions:
+    """An exponential moving average of the weights, saved in checkpoints (fairseq's EMA options)."""
+
+    store_ema: bool = field(
+        default=False,
+        metadata={"help": "keep an exponential moving average of the weights; --ema-weights decodes with it"},
+    )
+    ema_decay: float = field(default=0.9999, metadata={"help": "how much of the average each update keeps"})
+    ema_start_update: int = field(
+        default=0, metadata={"help": "before this update the average is a plain copy of the weights"}
+    )
+    ema_update_freq: int = field(default=1, metadata={"help": "average in the weights every N updates"})
+    ema_fp32: bool = field(
+        default=False,
+        metadata={"help": "accepted for fairseq command lines: the average is kept in the weights' float32"},
+    )
+
+
 TRAINER_OPTION_GROUPS = (
     ("common", CommonOptions),
     ("dataset", DatasetOptions),
     ("optimization", OptimizationOptions),
     ("checkpoint", CheckpointOptions),
     ("distributed", DistributedOptions),
+    ("ema", EmaOptions),
 )
