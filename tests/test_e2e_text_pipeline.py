@@ -114,3 +114,24 @@ def test_incomplete_text_flags_are_one_line_errors(run, capsys, flags, message):
     assert generate([str(root / "bin"), "--path", str(root / "ckpt" / "checkpoint_last.pt"), *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_an_external_sentencepiece_model_splits_input_and_a_bad_one_is_named(
+    run, tmp_path, capsys, monkeypatch
+):
+    from seqlab.tasks.sentencepiece_model import SentencePieceModel
+
+    root, _, _ = run
+    ckpt = str(root / "ckpt" / "checkpoint_last.pt")
+    spm = SentencePieceModel.train([line for line in RAW for _ in range(20)], vocab_size=320)
+    spm.save(str(tmp_path / "spm.model"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("The cat sat.\n"))
+    flags = ["--bpe", "sentencepiece", "--sentencepiece-model", str(tmp_path / "spm.model")]
+    assert interactive(["--path", ckpt, "--beam", "2", "--max-len-b", "3", "--cpu", *flags]) == 0
+    source = _lines(capsys.readouterr().out, "S")[0]
+    pieces = spm.encode("The cat sat.")
+    assert len(source.split()) == len(pieces) != 3  # the model read the line's pieces, not its words
+    (tmp_path / "bad.model").write_text("not a model", encoding="utf-8")
+    flags[-1] = str(tmp_path / "bad.model")
+    assert generate([str(root / "bin"), "--path", ckpt, *flags]) == 2
+    assert "--sentencepiece-model: " in capsys.readouterr().err

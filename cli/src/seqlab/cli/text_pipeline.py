@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from seqlab.core import ConfigError
+from seqlab.core import ConfigError, SeqlabError
 
 
 def add_text_pipeline_args(parser: argparse.ArgumentParser) -> None:
@@ -81,8 +81,8 @@ class _Pieces:
 
         try:
             self.model = SentencePieceModel.load(path)
-        except (OSError, RuntimeError) as exc:
-            raise ConfigError(f"--sentencepiece-model: cannot load {path} ({exc})") from None
+        except SeqlabError as exc:  # a missing file or one that is no sentencepiece model
+            raise ConfigError(f"--sentencepiece-model: {str(exc).split(';')[0]}") from None
 
     def encode(self, line: str) -> str:
         return " ".join(self.model.encode(line))
