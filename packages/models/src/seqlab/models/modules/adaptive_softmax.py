@@ -39,7 +39,8 @@ class AdaptiveSoftmaxOptions:
         },
     )
     adaptive_softmax_dropout: float = field(
-        default=0.0, metadata={"help": "dropout probability inside the adaptive softmax's tails"}
+        default=0.0,
+        metadata={"help": "dropout probability on the adaptive softmax's input and inside its tails"},
     )
     adaptive_softmax_factor: float = field(
         default=4.0, metadata={"help": "each further adaptive softmax band is this many times narrower"}
