@@ -76,3 +76,21 @@ def test_a_layerdrop_of_one_is_refused_in_one_line(data, tmp_path, flag):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 2 and f"{flag} must be at least 0 and below 1, not 1.0" in proc.stderr
     assert "Traceback" not in proc.stderr and not list(tmp_path.glob("*.pt"))
+
+
+def test_a_pruned_model_fine_tunes_from_the_full_models_weights(data, tmp_path):
+    full = _train(data, tmp_path / "full", *LAYERDROP, "--max-update", "3")
+    source = str(tmp_path / "full" / "checkpoint_last.pt")
+    keep = ["--encoder-layers-to-keep", "1", "--decoder-layers-to-keep", "0,2"]
+    # lr 0: the one update leaves the weights as they were loaded
+    pruned = _train(
+        data, tmp_path / "pruned", *keep, "--finetune-from-model", source, "--max-update", "1", "--lr", "0"
+    )
+    assert {k.split(".")[2] for k in pruned if k.startswith("decoder.layers.")} == {"0", "1"}
+    assert {k.split(".")[2] for k in pruned if k.startswith("encoder.layers.")} == {"0"}
+    renumbered = {"encoder.layers.0.": "encoder.layers.1.", "decoder.layers.1.": "decoder.layers.2."}
+    for key, value in pruned.items():
+        origin = next((key.replace(a, b) for a, b in renumbered.items() if key.startswith(a)), key)
+        assert torch.equal(value, full[origin]), key
+    resumed = _train(data, tmp_path / "pruned", *keep, "--max-update", "2")  # its own checkpoint: no pruning
+    assert resumed.keys() == pruned.keys()
