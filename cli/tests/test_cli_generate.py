@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,17 @@ def test_ema_weights_decode_with_the_saved_average(data, tmp_path, capsys):
     assert parse_output(capsys.readouterr().out)[0]["H"] == outputs[0]
     assert main([*argv, "--path", str(paths[0]), "--ema-weights"]) == 2
     assert "--ema-weights: checkpoint" in capsys.readouterr().err
+
+
+def test_a_checkpoint_trained_with_moses_bleu_translates_without_sacremoses(
+    data, checkpoint, tmp_path, capsys, monkeypatch
+):
+    saved = load_checkpoint_file(checkpoint)
+    saved["config"].update(
+        eval_bleu=True, eval_bleu_detok="moses", eval_bleu_detok_args='{"target_lang": "de"}'
+    )
+    atomic_save(saved, str(tmp_path / "moses.pt"))
+    monkeypatch.setitem(sys.modules, "sacremoses", None)  # a machine without it
+    rc, out, err = run([str(data), "--path", str(tmp_path / "moses.pt"), "--user-dir", TOYS, *GEN], capsys)
+    assert rc == 0, err
+    assert parse_output(out)[0]["H"]

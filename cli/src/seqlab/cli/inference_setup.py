@@ -367,15 +367,20 @@ def load_inference(
     argv: Sequence[str],
     with_task_options: bool,
     check: Callable[[argparse.Namespace], object] | None = None,
+    validating: bool = False,
 ) -> Inference:
     """Parse, rebuild the task from the first checkpoint and load every checkpoint's model.
 
     ``check(args)`` runs on the merged options before anything is built, so that a bad
-    option fails before the models load.
+    option fails before the models load. Unless ``validating`` (seq-validate), the task is
+    rebuilt without the training run's ``--eval-bleu``: translating needs none of it, and its
+    detokenizer may need a package (sacremoses) that only the training machine has.
     """
     args, first, task_plugin = parse_with_checkpoint(
         prog, description, add_tool_args, argv, with_task_options
     )
+    if not validating and getattr(args, "eval_bleu", False):
+        args.eval_bleu = False
     if check is not None:
         check(args)
     overrides = parse_model_overrides(getattr(args, "model_overrides", None))

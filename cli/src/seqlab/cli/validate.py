@@ -78,7 +78,7 @@ def validate(inf: Inference) -> list[tuple[str, dict[str, Any]]]:
 
 def _main(argv: list[str]) -> int:
     setup_tool_logging()
-    inf = load_inference(PROG, DESCRIPTION, add_args, argv, with_task_options=True)
+    inf = load_inference(PROG, DESCRIPTION, add_args, argv, with_task_options=True, validating=True)
     with loaded_objects_frozen():
         for subset, stats in validate(inf):
             line = " | ".join(f"{k} {format_stat(v)}" for k, v in stats.items())
