@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seqlab.models.modules.activations import ActivationFn
-from seqlab.models.modules.adaptive_softmax import AdaptiveSoftmaxOptions
+from seqlab.models.modules.transformer_options import SharedTransformerOptions
 
 
 @dataclass
-class TransformerConfig(AdaptiveSoftmaxOptions):
+class TransformerConfig(SharedTransformerOptions):
     """Hyper-parameters of the encoder-decoder transformer (Vaswani et al., 2017)."""
 
     activation_fn: ActivationFn = field(
@@ -63,12 +63,6 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
             "help": "decoder inner dimension of the feed-forward blocks (presets default it to --encoder-ffn-embed-dim)"
         },
     )
-    decoder_output_dim: int | None = field(
-        default=None,
-        metadata={
-            "help": "width of the decoder's output before the vocabulary projection (default: --decoder-embed-dim)"
-        },
-    )
     decoder_layers: int = field(default=6, metadata={"help": "number of decoder layers"})
     decoder_layerdrop: float = field(
         default=0.0, metadata={"help": "LayerDrop: skip each decoder layer with this probability in training"}
@@ -100,16 +94,6 @@ class TransformerConfig(AdaptiveSoftmaxOptions):
     )
     layernorm_embedding: bool = field(
         default=False, metadata={"help": "apply layer norm to the embeddings (tokens + positions)"}
-    )
-    checkpoint_activations: bool = field(
-        default=False,
-        metadata={
-            "help": "keep only each layer's input in training and recompute its activations in the "
-            "backward pass: less memory for about a third more arithmetic"
-        },
-    )
-    no_token_positional_embeddings: bool = field(
-        default=False, metadata={"help": "add no positional embeddings to the token embeddings"}
     )
     max_source_positions: int = field(default=1024, metadata={"help": "longest source, in tokens"})
     max_target_positions: int = field(default=1024, metadata={"help": "longest target, in tokens"})

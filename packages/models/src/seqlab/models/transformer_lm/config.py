@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seqlab.models.modules.activations import ActivationFn
-from seqlab.models.modules.adaptive_softmax import AdaptiveSoftmaxOptions
+from seqlab.models.modules.transformer_options import SharedTransformerOptions
 
 
 @dataclass
-class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
+class TransformerLanguageModelConfig(SharedTransformerOptions):
     """Hyper-parameters of the decoder-only transformer language model (always pre-norm)."""
 
     activation_fn: ActivationFn = field(
@@ -31,12 +31,6 @@ class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
         default=None,
         metadata={
             "help": "width of the token embeddings, projected to --decoder-embed-dim (default: the same)"
-        },
-    )
-    decoder_output_dim: int | None = field(
-        default=None,
-        metadata={
-            "help": "width of the decoder's output before the vocabulary projection (default: --decoder-embed-dim)"
         },
     )
     decoder_ffn_embed_dim: int = field(
@@ -91,16 +85,6 @@ class TransformerLanguageModelConfig(AdaptiveSoftmaxOptions):
     tie_adaptive_proj: bool = field(
         default=False,
         metadata={"help": "with --tie-adaptive-weights, the softmax tails reuse the input projections too"},
-    )
-    checkpoint_activations: bool = field(
-        default=False,
-        metadata={
-            "help": "keep only each layer's input in training and recompute its activations in the "
-            "backward pass: less memory for about a third more arithmetic"
-        },
-    )
-    no_token_positional_embeddings: bool = field(
-        default=False, metadata={"help": "add no positional embeddings to the token embeddings"}
     )
     tokens_per_sample: int = field(
         default=1024, metadata={"help": "longest input sample, in tokens (positions default to it)"}
