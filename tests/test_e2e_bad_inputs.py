@@ -32,7 +32,9 @@ MODULES = {
     "seq-eval-lm": "eval_lm",
     "seq-validate": "validate",
     "seq-plugins": "plugins",
+    "seq-import-fairseq": "import_fairseq",
 }
+FAIRSEQ_CHECKPOINT = Path(__file__).parent / "fixtures" / "fairseq" / "checkpoint"
 WORDS = "apple bird cat dog egg fish goat hat".split()
 MODEL = [
     *("--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1"),
@@ -501,6 +503,47 @@ CASES = [
     ),
     Case("plugins-typo-flag", "seq-plugins", ["--usr-dir", "x"], "did you mean --user-dir?", 2),
     Case("plugins-unknown-command", "seq-plugins", ["lst"], "invalid choice: 'lst'", 2),
+    # -- seq-import-fairseq ----------------------------------------------------------------------------
+    Case(
+        "import-fairseq-missing-checkpoint",
+        "seq-import-fairseq",
+        ["{root}/nowhere.pt", "-o", "{case}/out.pt"],
+        "nowhere.pt does not exist; check the path",
+        1,
+        absent=["{case}/out.pt"],
+    ),
+    Case(
+        "import-fairseq-seqlab-checkpoint",
+        "seq-import-fairseq",
+        ["{ck}", "-o", "{case}/out.pt"],
+        "is already a seqlab checkpoint; use it as it is",
+        1,
+        absent=["{case}/out.pt"],
+    ),
+    Case(
+        "import-fairseq-pickled-code",
+        "seq-import-fairseq",
+        ["{evil}", "-o", "{case}/out.pt"],
+        "holds objects that are not plain data (GLOBAL posix.system); refusing to unpickle them",
+        1,
+        absent=["{root}/pwned", "{case}/out.pt"],
+    ),
+    Case(
+        "import-fairseq-without-data",
+        "seq-import-fairseq",
+        ["{fairseq_ck}/checkpoint_last.pt", "-o", "{case}/out.pt"],
+        "--data is required: the data directory with the dictionaries of",
+        2,
+        absent=["{case}/out.pt"],
+    ),
+    Case(
+        "import-fairseq-other-dictionaries",
+        "seq-import-fairseq",
+        ["{fairseq_ck}/checkpoint_last.pt", "--data", "{small_dict}", "-o", "{case}/out.pt"],
+        "check that --data holds the dictionaries fairseq trained with",
+        1,
+        absent=["{case}/out.pt"],
+    ),
 ]
 
 
@@ -618,6 +661,7 @@ def world(tmp_path_factory) -> dict[str, str]:
         "short_idx": str(_copy_with(bin_, root / "short_idx", idx, lambda d: d[:200])),
         "past_bin": str(_copy_with(bin_, root / "past_bin", idx, longer_last)),
         "small_dict": str(small),
+        "fairseq_ck": str(FAIRSEQ_CHECKPOINT),
         "user_noinit": str(_user_dir(root, "user_noinit", None)),
         "user_syntax": str(_user_dir(root, "user_syntax", "x = (\n")),
         "user_clash": str(

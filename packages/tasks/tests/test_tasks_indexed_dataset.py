@@ -108,12 +108,54 @@ def test_bin_from_another_run_is_reported(tmp_path):
         IndexedDataset(str(tmp_path / "a"))
 
 
-def test_wrong_magic_fairseq_files_and_newer_versions(tmp_path):
+def _write_fairseq(prefix, sentences, code=8, dtype=np.uint16):
+    """A split in fairseq's mmap layout, as fairseq's MMapIndexedDataset writer lays it out."""
+    sizes = np.array([len(x) for x in sentences], dtype=np.int32)
+    pointers = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1].astype(np.int64) * np.dtype(dtype).itemsize, out=pointers[1:])
+    with open(f"{prefix}.idx", "wb") as f:
+        f.write(b"MMIDIDX\x00\x00" + struct.pack("<Q", 1) + struct.pack("<B", code))
+        f.write(struct.pack("<Q", len(sizes)))
+        f.write(sizes.tobytes() + pointers.tobytes())
+    with open(f"{prefix}.bin", "wb") as f:
+        for x in sentences:
+            f.write(np.array(x, dtype=dtype).tobytes())
+
+
+@pytest.mark.parametrize(("code", "dtype"), [(8, np.uint16), (4, np.int32), (1, np.uint8)])
+def test_fairseq_splits_are_read(tmp_path, code, dtype):
+    sentences = [[5, 6, 2], [7, 2], [], [9, 9, 9, 9, 2]]
+    _write_fairseq(tmp_path / "t", sentences, code, dtype)
+    ds = IndexedDataset(str(tmp_path / "t"), expected_vocab_size=12)
+    assert ds.header.is_fairseq and len(ds) == 4 and ds.vocab_size == 12
+    assert [ds[i].tolist() for i in range(4)] == sentences
+    assert ds.sizes.tolist() == [3, 2, 0, 5]
+    assert [x.tolist() for x in pickle.loads(pickle.dumps(ds))] == sentences
+
+
+def test_damaged_fairseq_splits_are_reported(tmp_path):
+    _write_fairseq(tmp_path / "t", [[5, 6, 2], [7, 2]])
+    with pytest.raises(SeqlabError, match="holds ids outside the vocabulary of 6 symbols"):
+        IndexedDataset(str(tmp_path / "t"), expected_vocab_size=6)[0]
+    raw = (tmp_path / "t.idx").read_bytes()
+    (tmp_path / "t.idx").write_bytes(raw[:-8])
+    with pytest.raises(SeqlabError, match="truncated or corrupt"):
+        IndexedDataset(str(tmp_path / "t"), expected_vocab_size=12)
+    (tmp_path / "t.idx").write_bytes(raw[:20])
+    with pytest.raises(SeqlabError, match="truncated fairseq index"):
+        IndexedDataset(str(tmp_path / "t"), expected_vocab_size=12)
+    (tmp_path / "t.idx").write_bytes(raw[:17] + struct.pack("<B", 6) + raw[18:])
+    with pytest.raises(SeqlabError, match="non-integer values"):
+        IndexedDataset(str(tmp_path / "t"), expected_vocab_size=12)
+    (tmp_path / "t.idx").write_bytes(raw)
+    (tmp_path / "t.bin").write_bytes((tmp_path / "t.bin").read_bytes()[:-2])
+    with pytest.raises(SeqlabError, match="sentence lengths add up to 5 tokens, not the 4"):
+        IndexedDataset(str(tmp_path / "t"), expected_vocab_size=12)
+
+
+def test_wrong_magic_and_newer_versions(tmp_path):
     _write(tmp_path / "t", [[1]], 10)
     raw = bytearray((tmp_path / "t.idx").read_bytes())
-    (tmp_path / "t.idx").write_bytes(b"MMIDIDX\x00\x00" + bytes(raw[9:]))
-    with pytest.raises(SeqlabError, match="is a fairseq index"):
-        read_header(str(tmp_path / "t"))
     (tmp_path / "t.idx").write_bytes(b"GARBAGE!" + bytes(raw[8:]))
     with pytest.raises(SeqlabError, match="is not a seqlab index"):
         read_header(str(tmp_path / "t"))

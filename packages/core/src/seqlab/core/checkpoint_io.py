@@ -112,11 +112,11 @@ def load_checkpoint_file(path: str) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         raise SeqlabError(
             f"checkpoint {path} holds objects that are not plain data (a pickle that could run code: "
-            f"{_blocked_global(exc)}); refusing to load it. Re-save it from its source as tensors and plain values"
+            f"{blocked_global(exc)}); refusing to load it. Re-save it from its source as tensors and plain values"
         ) from exc
     except Exception as exc:  # torch.load fails on arbitrary bytes with many types (IndexError, KeyError...)
         raise SeqlabError(
-            f"checkpoint {path} is truncated or corrupt, or not a checkpoint at all ({_first_sentence(exc)}); "
+            f"checkpoint {path} is truncated or corrupt, or not a checkpoint at all ({first_sentence(exc)}); "
             "use another checkpoint"
         ) from exc
     if not isinstance(state, dict) or "model" not in state:
@@ -130,15 +130,16 @@ def load_checkpoint_file(path: str) -> dict[str, Any]:
     return state
 
 
-def _first_sentence(exc: BaseException) -> str:
+def first_sentence(exc: BaseException) -> str:
+    """The first line of an exception's first sentence (for a one-line error)."""
     text = str(exc).strip().split(". ")[0].splitlines()
     return text[0].rstrip(".") if text else type(exc).__name__
 
 
-def _blocked_global(exc: BaseException) -> str:
+def blocked_global(exc: BaseException) -> str:
     """The object torch's weights-only loader refused, e.g. ``GLOBAL posix.system``."""
     found = re.search(r"GLOBAL [\w.]+", str(exc))
-    return found.group(0) if found else _first_sentence(exc)
+    return found.group(0) if found else first_sentence(exc)
 
 
 def _fsync_dir(folder: str) -> None:

@@ -204,11 +204,15 @@ def build_parser(
     return parser
 
 
-def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
+def parse(
+    spec: ToolSpec, argv: Sequence[str], given: dict[str, Any] | None = None, given_by: str = ""
+) -> ResolvedConfig:
     """Parse a tool's command line into a :class:`ResolvedConfig`.
 
     ``-h`` prints help (with the chosen plugins' options) and ``--print-config``
-    prints the resolved values with their sources; both then exit 0.
+    prints the resolved values with their sources; both then exit 0. ``given`` are values
+    from another source (named ``given_by``, e.g. a fairseq checkpoint), checked and converted
+    as a ``--config`` file's are, ranking between a config file and the command line.
     """
     argv = list(argv)
     pre = _Parser(prog=spec.prog, add_help=False, allow_abbrev=False)
@@ -238,13 +242,17 @@ def parse(spec: ToolSpec, argv: Sequence[str]) -> ResolvedConfig:
         action.default = argparse.SUPPRESS
     typed, extras = parser.parse_known_args(argv)
     _reject_extras(parser, extras)
-    config_values = _convert_config(parser, config, known.config, defaults)
+    config_values = _convert_config(parser, config, f"--config {known.config}", defaults)
+    given_values = _convert_config(parser, given or {}, given_by, defaults)
 
     ns = argparse.Namespace()
     sources: dict[str, str] = {}
     for key, value in config_values.items():
         setattr(ns, key, value)
         sources[key] = f"config {known.config}"
+    for key, value in given_values.items():
+        setattr(ns, key, value)
+        sources[key] = given_by
     for key, value in vars(typed).items():
         setattr(ns, key, value)
         sources[key] = COMMAND_LINE
@@ -298,20 +306,20 @@ def _reject_extras(parser: argparse.ArgumentParser, extras: list[str]) -> None:
 
 
 def _convert_config(
-    parser: argparse.ArgumentParser, config: dict[str, Any], path: str | None, defaults: dict[str, Any]
+    parser: argparse.ArgumentParser, config: dict[str, Any], origin: str, defaults: dict[str, Any]
 ) -> dict[str, Any]:
     actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "config", "print_config")}
     out: dict[str, Any] = {}
     for key, value in config.items():
         action = actions.get(key)
         if action is None:
-            raise ConfigError(f"--config {path}: unknown option '{key}'{did_you_mean(key, actions)}")
+            raise ConfigError(f"{origin}: unknown option '{key}'{did_you_mean(key, actions)}")
         if value is None and defaults.get(key) is not None:
             raise ConfigError(
-                f"--config {path}: '{key}' is null but needs a value (its default is "
+                f"{origin}: '{key}' is null but needs a value (its default is "
                 f"{defaults[key]!r}); leave the key out to use the default"
             )
-        out[key] = _convert_value(action, value, path, key)
+        out[key] = _convert_value(action, value, origin, key)
     return out
 
 
@@ -329,8 +337,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _convert_value(action: argparse.Action, value: Any, path: str | None, key: str) -> Any:
-    where = f"--config {path}: '{key}'"
+def _convert_value(action: argparse.Action, value: Any, origin: str, key: str) -> Any:
+    where = f"{origin}: '{key}'"
     if action.nargs == 0:  # a switch
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, not {value!r}")

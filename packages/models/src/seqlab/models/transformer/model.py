@@ -13,6 +13,7 @@ from seqlab.models.modules import (
     build_embedding,
     check_share_all_embeddings,
 )
+from seqlab.models.modules.fairseq_weights import transformer_from_fairseq
 from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 from seqlab.models.modules.pretrained_embeddings import check_shared_paths, load_pretrained
 
@@ -65,6 +66,11 @@ class TransformerModel(EncoderDecoderModel):
             if keep is not None:
                 state_dict = prune_layers(state_dict, f"{stack}.layers.", keep, flag)
         return state_dict
+
+    @classmethod
+    def from_fairseq_state_dict(cls, state_dict: dict[str, Any], args: Any) -> dict[str, Any]:
+        """fairseq's weights for this model under seqlab's names (``seq-import-fairseq``)."""
+        return transformer_from_fairseq(state_dict, args)
 
     @classmethod
     def build_embedding(cls, args: Any, dictionary: Any, embed_dim: int) -> nn.Embedding:

@@ -31,8 +31,9 @@ def base_lm_architecture(args: Any) -> None:
     args.adaptive_input_factor = getattr(args, "adaptive_input_factor", 4.0)
     args.tie_adaptive_weights = getattr(args, "tie_adaptive_weights", False)
     args.tie_adaptive_proj = getattr(args, "tie_adaptive_proj", False)
-    # fairseq forces pre-norm for language models: training is not stable without it
-    args.decoder_normalize_before = True
+    # pre-norm unless asked otherwise: fairseq up to 0.10 forced it (training is not stable
+    # without it); fairseq 0.12 builds post-norm by default, which its imported models need
+    args.decoder_normalize_before = getattr(args, "decoder_normalize_before", True)
 
 
 @register_model_architecture("transformer_lm", "transformer_lm_big")

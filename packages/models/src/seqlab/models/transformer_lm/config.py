@@ -54,7 +54,8 @@ class TransformerLanguageModelConfig(SharedTransformerOptions):
     decoder_normalize_before: bool = field(
         default=True,
         metadata={
-            "help": "accepted for fairseq command lines: language models are always pre-norm, as in fairseq"
+            "help": "layer norm before each sub-layer and after the last layer (pre-norm); "
+            "--no-decoder-normalize-before builds post-norm layers, as fairseq 0.12 does by default"
         },
     )
     share_decoder_input_output_embed: bool = field(

@@ -9,6 +9,7 @@ from torch import nn
 from seqlab.core import LanguageModel, register_model
 from seqlab.models.modules import TransformerDecoder, build_embedding
 from seqlab.models.modules.adaptive_input import build_adaptive_input
+from seqlab.models.modules.fairseq_weights import transformer_from_fairseq
 from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 
 from .architectures import base_lm_architecture
@@ -34,6 +35,11 @@ class TransformerLanguageModel(LanguageModel):
         flag = "--decoder-layers-to-keep"
         keep = layers_to_keep(getattr(self.args, "decoder_layers_to_keep", None), flag)
         return state_dict if keep is None else prune_layers(state_dict, "decoder.layers.", keep, flag)
+
+    @classmethod
+    def from_fairseq_state_dict(cls, state_dict: dict[str, Any], args: Any) -> dict[str, Any]:
+        """fairseq's weights for this model under seqlab's names (``seq-import-fairseq``)."""
+        return transformer_from_fairseq(state_dict, args)
 
     @classmethod
     def build_model(cls, args: Any, task: Any) -> TransformerLanguageModel:

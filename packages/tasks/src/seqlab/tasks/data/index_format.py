@@ -14,6 +14,11 @@ type that fits the vocabulary. ``.idx`` starts with a 40-byte little-endian head
 followed by N int64 start offsets (in tokens) and N int32 lengths. Every field
 is checked on opening, so a truncated file, a ``.bin`` from another run or a
 dictionary of another size is reported instead of read as garbage.
+
+fairseq's ``mmap`` splits (what ``fairseq-preprocess`` writes by default) are read too. Their
+``.idx`` starts with a 26-byte header (magic ``b"MMIDIDX\\x00\\x00"``, uint64 version 1, uint8
+dtype code, uint64 sentences N), then N int32 lengths and N int64 start offsets in bytes. They
+record no vocabulary size, so the dictionary beside them gives it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ MAGIC = b"SEQLBIDX"
 FAIRSEQ_MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
 HEADER = struct.Struct("<8sHB5xQQQ")
+FAIRSEQ_HEADER = struct.Struct("<9sQBQ")
+#: fairseq's dtype codes that hold token ids (6 and 7 are floats)
+FAIRSEQ_DTYPES: dict[int, np.dtype] = {
+    1: np.dtype(np.uint8),
+    2: np.dtype(np.int8),
+    3: np.dtype(np.int16),
+    4: np.dtype(np.int32),
+    5: np.dtype(np.int64),
+    8: np.dtype(np.uint16),
+}
 DTYPE_CODES: dict[int, np.dtype] = {
     1: np.dtype(np.uint8),
     2: np.dtype(np.uint16),
@@ -71,21 +86,33 @@ class IndexHeader:
     dtype: np.dtype
     num_sentences: int
     num_tokens: int
-    vocab_size: int
+    vocab_size: int  # 0 for a fairseq split: the dictionary it is read with gives it
+    is_fairseq: bool = False  # fairseq's ``mmap`` layout
 
     @property
     def pointers_offset(self) -> int:
         """Byte offset of the start offsets in ``.idx``."""
+        if self.is_fairseq:
+            return FAIRSEQ_HEADER.size + 4 * self.num_sentences
         return HEADER.size
+
+    @property
+    def pointer_unit(self) -> int:
+        """What one unit of a start offset is, in tokens' bytes: fairseq counts bytes, seqlab tokens."""
+        return self.dtype.itemsize if self.is_fairseq else 1
 
     @property
     def sizes_offset(self) -> int:
         """Byte offset of the lengths in ``.idx``."""
+        if self.is_fairseq:
+            return FAIRSEQ_HEADER.size
         return HEADER.size + 8 * self.num_sentences
 
     @property
     def index_bytes(self) -> int:
         """The size ``.idx`` must have."""
+        if self.is_fairseq:
+            return FAIRSEQ_HEADER.size + 12 * self.num_sentences
         return self.sizes_offset + 4 * self.num_sentences
 
 
@@ -98,7 +125,7 @@ def read_header(prefix: str) -> IndexHeader:
     with open(idx, "rb") as f:
         raw = f.read(HEADER.size)
     if raw.startswith(FAIRSEQ_MAGIC):
-        raise SeqlabError(f"{idx} is a fairseq index; binarize the raw text again with seq-preprocess")
+        return _fairseq_header(idx, bin_, raw)
     if len(raw) < HEADER.size or not raw.startswith(MAGIC):
         what = (
             "is truncated"
@@ -127,6 +154,31 @@ def read_header(prefix: str) -> IndexHeader:
         raise SeqlabError(
             f"{bin_} has {bin_size} bytes but {idx} describes {tokens} tokens of {header.dtype} "
             f"({expected} bytes): the two files are not from the same run or one is truncated; {PRODUCED_BY}"
+        )
+    return header
+
+
+def _fairseq_header(idx: str, bin_: str, raw: bytes) -> IndexHeader:
+    """The header of a split ``fairseq-preprocess`` wrote (its ``mmap`` layout), checked as seqlab's is."""
+    if len(raw) < FAIRSEQ_HEADER.size:
+        raise SeqlabError(f"{idx} is a truncated fairseq index (no valid header); binarize the data again")
+    _, version, code, count = FAIRSEQ_HEADER.unpack(raw[: FAIRSEQ_HEADER.size])
+    if version != 1:
+        raise SeqlabError(f"{idx} is a fairseq index of version {version}, which seqlab does not read")
+    if code not in FAIRSEQ_DTYPES:
+        raise SeqlabError(
+            f"{idx} is a fairseq index of non-integer values (dtype code {code}), not token ids"
+        )
+    dtype = FAIRSEQ_DTYPES[code]
+    bin_size = os.path.getsize(bin_)
+    if bin_size % dtype.itemsize:
+        raise SeqlabError(f"{bin_} has {bin_size} bytes, not a whole number of {dtype} ids: it is truncated")
+    header = IndexHeader(1, dtype, count, bin_size // dtype.itemsize, 0, is_fairseq=True)
+    idx_size = os.path.getsize(idx)
+    if idx_size != header.index_bytes:
+        raise SeqlabError(
+            f"{idx} has {idx_size} bytes but its header describes {count} sentences "
+            f"({header.index_bytes} bytes): it is truncated or corrupt; binarize the data again"
         )
     return header
 

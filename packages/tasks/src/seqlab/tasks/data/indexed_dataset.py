@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -10,7 +11,7 @@ import torch
 
 from seqlab.core import SeqlabError
 
-from .index_format import HEADER, check_sizes, data_path, index_path, read_header
+from .index_format import check_sizes, data_path, index_path, read_header
 from .sized_dataset import SizedDataset
 
 _REBUILD = "binarize the data again with seq-preprocess"
@@ -35,6 +36,10 @@ class IndexedDataset(SizedDataset):
     def __init__(self, prefix: str, expected_vocab_size: int | None = None) -> None:
         self.prefix = prefix
         self.header = read_header(prefix)
+        if self.header.is_fairseq:
+            # fairseq's index records no vocabulary: ids are checked against the dictionary given
+            vocab = expected_vocab_size or int(np.iinfo(self.header.dtype).max) + 1
+            self.header = dataclasses.replace(self.header, vocab_size=vocab)
         if expected_vocab_size is not None and expected_vocab_size != self.header.vocab_size:
             raise SeqlabError(
                 f"{index_path(prefix)} was binarized with a dictionary of {self.header.vocab_size} symbols, "
@@ -59,14 +64,19 @@ class IndexedDataset(SizedDataset):
             )
 
     def _pointer(self, index: int) -> int:
-        return int.from_bytes(os.pread(self._idx_fd, 8, HEADER.size + 8 * index), "little", signed=True)
+        raw = os.pread(self._idx_fd, 8, self.header.pointers_offset + 8 * index)
+        return int.from_bytes(raw, "little", signed=True) // self.header.pointer_unit
 
     def _start(self, index: int, size: int) -> int:
         """Return the sentence's first token after checking it against where the next one starts."""
         last = index + 1 == len(self)
-        raw = os.pread(self._idx_fd, 8 if last else 16, HEADER.size + 8 * index)
-        start = int.from_bytes(raw[:8], "little", signed=True)
-        end = self.header.num_tokens if last else int.from_bytes(raw[8:16], "little", signed=True)
+        h = self.header
+        raw = os.pread(self._idx_fd, 8 if last else 16, h.pointers_offset + 8 * index)
+        start_at = int.from_bytes(raw[:8], "little", signed=True)
+        end_at = h.num_tokens * h.pointer_unit if last else int.from_bytes(raw[8:16], "little", signed=True)
+        if start_at % h.pointer_unit or end_at % h.pointer_unit:
+            start_at = -1  # a byte offset inside an id: reported as corrupt below
+        start, end = start_at // h.pointer_unit, end_at // h.pointer_unit
         if start < 0 or start + size != end or end > self.header.num_tokens:
             raise SeqlabError(
                 f"{index_path(self.prefix)} is corrupt: sentence {index} of {size} tokens is said to "
