@@ -152,6 +152,15 @@ def test_no_decoder_final_norm_drops_the_pre_norm_decoders_last_layer_norm(kit):
     assert args.decoder_normalize_before
 
 
+def test_language_models_are_pre_norm_unless_told_otherwise(kit):
+    task = kit.TinyTask(kit.TinyDictionary(30))
+    for argv, pre_norm in (([], True), (["--no-decoder-normalize-before"], False)):
+        args = parse(TRAIN, ["-a", "transformer_lm", "--decoder-layers", "1", *argv]).args
+        model = build_model(args, task)
+        assert model.decoder.layers[0].normalize_before is pre_norm
+        assert (model.decoder.layer_norm is not None) is pre_norm  # fairseq 0.12's post-norm has none
+
+
 def test_without_positional_embeddings_the_encoder_sees_a_bag_of_tokens(kit):
     task = kit.TinyTask(kit.TinyDictionary(30))
     sizes = {**kit.TINY_TRANSFORMER, "dropout": 0.0}
