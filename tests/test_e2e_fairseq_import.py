@@ -78,6 +78,46 @@ def test_imported_weights_give_fairseqs_logits(name, tmp_path):
         torch.testing.assert_close(mine[real], theirs[real], atol=1e-5, rtol=1e-5)
 
 
+def _as_older_fairseq(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A 0.12 state dict in the layout of fairseq before 0.7-0.10: fused in_proj, layer_norms.N, embed_out."""
+    old = {}
+    for key, value in state.items():
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            shapes = (
+                {state[key.replace(proj, p)].shape for p in ("q_proj", "k_proj", "v_proj")}
+                if proj in key
+                else ()
+            )
+            if f".{proj}." in key and len(shapes) == 1:  # fused only where q, k and v had one width
+                fused = key.replace(f"{proj}.", "in_proj_")
+                if proj == "q_proj":
+                    parts = [state[key.replace("q_proj", p)] for p in ("q_proj", "k_proj", "v_proj")]
+                    old[fused] = torch.cat(parts)
+                break
+        else:
+            if key.startswith("encoder.layers."):
+                key = key.replace("self_attn_layer_norm", "layer_norms.0").replace(
+                    "final_layer_norm", "layer_norms.1"
+                )
+            if key == "decoder.output_projection.weight":
+                key = "decoder.embed_out"
+            old[key] = value
+    return old
+
+
+@pytest.mark.parametrize("name", ["transformer_post_norm", "transformer_widths"])
+def test_older_fairseq_layouts_convert_to_the_same_weights(name):
+    record = torch.load(FIXTURES / f"{name}.pt", weights_only=True)
+    args = argparse.Namespace(**record["fairseq_args"])
+    model = get_plugin("model", "transformer").obj
+    new = model.from_fairseq_state_dict(dict(record["state_dict"]), args)
+    old = model.from_fairseq_state_dict(_as_older_fairseq(record["state_dict"]), args)
+    assert any(".layer_norms.0." in k for k in _as_older_fairseq(record["state_dict"]))
+    assert sorted(old) == sorted(new)
+    for key, value in new.items():
+        torch.testing.assert_close(old[key], value, rtol=0, atol=0)
+
+
 def _hypotheses(text: str) -> dict[int, tuple[float, str]]:
     found = {}
     for line in text.splitlines():

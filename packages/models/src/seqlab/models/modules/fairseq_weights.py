@@ -6,8 +6,9 @@ value), the feed-forward sits in an ``ffn`` sub-module, the adaptive softmax's p
 names (``head.words``/``head.clusters``, ``tails.N.projection``/``tails.N.output``) where
 fairseq numbers them, and fairseq's bookkeeping entries (``version``, ``_float_tensor``) carry
 no weights. Older fairseq
-releases' names are read too: ``in_proj_weight``/``in_proj_bias`` (before 0.9, already fused)
-and ``decoder.embed_out`` (the untied output projection before 0.10).
+releases' names are read too: ``in_proj_weight``/``in_proj_bias`` (before 0.9, already fused),
+an encoder layer's ``layer_norms.0``/``layer_norms.1`` (before 0.7) and ``decoder.embed_out``
+(the untied output projection before 0.10).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _PROJ = re.compile(
     r"^(?P<att>.*\.(?P<kind>self_attn|encoder_attn))\.(?P<p>[qkv])_proj\.(?P<what>weight|bias)$"
 )
 _OLD_FUSED = re.compile(r"^(?P<att>.*\.(?P<kind>self_attn|encoder_attn))\.in_proj_(?P<what>weight|bias)$")
+_OLD_NORMS = re.compile(r"^(?P<layer>.*\.layers\.\d+)\.layer_norms\.(?P<i>[01])\.(?P<what>weight|bias)$")
 _FFN = re.compile(r"^(?P<layer>.*\.layers\.\d+)\.(?P<fc>fc[12])\.(?P<what>weight|bias)$")
 # the adaptive softmax's sub-modules: fairseq's Sequential indices and names, then seqlab's
 _ADAPTIVE = [
@@ -48,6 +50,9 @@ def transformer_from_fairseq(state: dict[str, torch.Tensor], args: Any) -> dict[
         elif m := _OLD_FUSED.match(key):
             q, k, v = value.chunk(3, dim=0)
             parts.setdefault((m["att"], m["kind"], m["what"]), {}).update(q=q, k=k, v=v)
+        elif m := _OLD_NORMS.match(key):
+            norm = "self_attn_layer_norm" if m["i"] == "0" else "final_layer_norm"
+            out[f"{m['layer']}.{norm}.{m['what']}"] = value
         elif m := _FFN.match(key):
             out[f"{m['layer']}.ffn.{m['fc']}.{m['what']}"] = value
         elif key == "decoder.embed_out":
