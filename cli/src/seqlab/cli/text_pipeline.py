@@ -1,10 +1,10 @@
 """fairseq's ``--tokenizer`` and ``--bpe`` for the inference tools: raw text in, plain text out.
 
 For a model trained on data prepared outside seq-preprocess (Moses tokenization and
-subword-nmt BPE, or a sentencepiece model of one's own), ``seq-interactive`` encodes each input
-line as that preparation did (tokenize, then apply BPE) and both inference tools print ``D-``
-lines decoded the other way (remove BPE, then detokenize), as fairseq-interactive and
-fairseq-generate do. A checkpoint that carries its own sentencepiece model needs none of this.
+subword-nmt BPE, GPT-2's byte-level BPE, or a sentencepiece model of one's own),
+``seq-interactive`` encodes each input line as that preparation did (tokenize, then apply BPE)
+and both inference tools print ``D-`` lines decoded the other way (remove BPE, then
+detokenize), as fairseq-interactive and fairseq-generate do. A checkpoint that carries its own sentencepiece model needs none of this.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def add_text_pipeline_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--moses-no-escape", action="store_true", help="do not escape special characters")
     g.add_argument(
         "--bpe",
-        choices=("subword_nmt", "sentencepiece"),
+        choices=("subword_nmt", "sentencepiece", "gpt2"),
         default=None,
         help="apply this BPE to input and remove it from output",
     )
@@ -45,6 +45,8 @@ def add_text_pipeline_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--sentencepiece-model", metavar="FILE", help="the sentencepiece model file (--bpe sentencepiece)"
     )
+    g.add_argument("--gpt2-encoder-json", metavar="FILE", help="GPT-2's encoder.json (--bpe gpt2)")
+    g.add_argument("--gpt2-vocab-bpe", metavar="FILE", help="GPT-2's vocab.bpe merges (--bpe gpt2)")
 
 
 class TextPipeline:
@@ -96,7 +98,7 @@ def build_text_pipeline(
 ) -> TextPipeline | None:
     """The pipeline the flags ask for (None without ``--tokenizer`` and ``--bpe``); ``task`` names Moses' languages."""
     if args.tokenizer is None and args.bpe is None:
-        for flag in ("bpe_codes", "sentencepiece_model"):
+        for flag in ("bpe_codes", "sentencepiece_model", "gpt2_encoder_json", "gpt2_vocab_bpe"):
             if getattr(args, flag):
                 name = "--" + flag.replace("_", "-")
                 raise ConfigError(f"{name} is read by --bpe; add --bpe {_bpe_for(flag)}")
@@ -109,7 +111,7 @@ def build_text_pipeline(
 
 
 def _bpe_for(flag: str) -> str:
-    return "subword_nmt" if flag == "bpe_codes" else "sentencepiece"
+    return {"bpe_codes": "subword_nmt", "sentencepiece_model": "sentencepiece"}.get(flag, "gpt2")
 
 
 def _tokenizer(args: argparse.Namespace, task: Any) -> Any | None:
@@ -136,4 +138,12 @@ def _bpe(args: argparse.Namespace) -> Any | None:
         if not args.sentencepiece_model:
             raise ConfigError("--bpe sentencepiece needs its model: add --sentencepiece-model FILE")
         return _Pieces(args.sentencepiece_model)
+    if args.bpe == "gpt2":
+        if not args.gpt2_encoder_json or not args.gpt2_vocab_bpe:
+            raise ConfigError(
+                "--bpe gpt2 needs GPT-2's files: add --gpt2-encoder-json encoder.json --gpt2-vocab-bpe vocab.bpe"
+            )
+        from seqlab.tasks.gpt2_bpe import Gpt2Bpe
+
+        return Gpt2Bpe(args.gpt2_encoder_json, args.gpt2_vocab_bpe)
     return None
