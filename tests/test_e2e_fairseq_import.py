@@ -21,6 +21,7 @@ from seqlab.core.registry import get_plugin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fairseq"
 CHECKPOINT = FIXTURES / "checkpoint"
+LM_CHECKPOINT = FIXTURES / "lm_checkpoint"
 MODELS = sorted(p.stem for p in FIXTURES.glob("*.pt"))
 # the fixture checkpoint's model, as seq-train flags (for fine-tuning it)
 TINY = [
@@ -170,6 +171,35 @@ def test_seq_generate_reads_fairseqs_binarized_data(imported):
         assert mine == sorted(x for x in expected if x.startswith(prefix)) and len(mine) == 12
     ours, theirs = _hypotheses(proc.stdout), _hypotheses("\n".join(expected))
     assert {i: w for i, (_, w) in ours.items()} == {i: w for i, (_, w) in theirs.items()}
+
+
+def test_an_imported_language_model_scores_what_fairseq_eval_lm_scored(tmp_path):
+    # trained with --add-bos-token, on fairseq's binarized data: the option comes with the checkpoint
+    out = tmp_path / "lm.pt"
+    proc = _tool(
+        "import_fairseq",
+        str(LM_CHECKPOINT / "checkpoint_last.pt"),
+        "--data",
+        str(LM_CHECKPOINT),
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert torch.load(out, weights_only=True)["config"]["add_bos_token"] is True
+    proc = _tool(
+        "eval_lm",
+        str(LM_CHECKPOINT),
+        "--path",
+        str(out),
+        "--gen-subset",
+        "valid",
+        "--tokens-per-sample",
+        "32",
+        "--cpu",
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours = [line for line in proc.stdout.splitlines() if line.startswith("Loss (base 2)")]
+    assert ours == [(LM_CHECKPOINT / "fairseq_eval_lm.txt").read_text(encoding="utf-8").strip()]
 
 
 def test_an_imported_checkpoint_is_plain_data_with_fairseqs_progress(imported):

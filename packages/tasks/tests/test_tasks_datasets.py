@@ -141,3 +141,18 @@ def test_language_model_batch():
     assert batch["net_input"]["src_lengths"].tolist() == [4, 2]
     assert batch["ntokens"] == 6 and batch["nsentences"] == 2
     assert ds.ordered_indices().tolist() == [1, 0]
+
+
+def test_add_bos_token_starts_source_and_target_with_bos_as_fairseq_does():
+    d = _dict()
+    sents = [torch.tensor([5, 6, 7, 2]), torch.tensor([8, 2])]
+    blocks = TokenBlockDataset(
+        sents, np.array([4, 2]), block_size=10, pad=d.pad(), eos=d.eos(), break_mode="eos"
+    )
+    ds = MonolingualDataset(blocks, blocks.sizes, d, shuffle=False, bos=d.bos())
+    batch = ds.collater([ds[0], ds[1]])
+    bos, pad = d.bos(), d.pad()
+    assert batch["net_input"]["src_tokens"].tolist() == [[bos, 2, 5, 6, 7], [bos, 2, 8, pad, pad]]
+    # fairseq's MonolingualDataset prepends <s> to the target too: the first position predicts it
+    assert batch["target"].tolist() == [[bos, 5, 6, 7, 2], [bos, 8, 2, pad, pad]]
+    assert batch["ntokens"] == 8

@@ -87,6 +87,9 @@ def evaluate(inf: Inference) -> tuple[float, int, float]:
             continue
         sample = move_to_device(sample, inf.device) if inf.device.type != "cpu" else sample
         start = time.perf_counter()
+        if getattr(args, "add_bos_token", False):  # the <s> that starts each sample is not scored
+            bos = task.target_dictionary.bos()
+            sample = {**sample, "target": sample["target"].masked_fill(sample["target"].eq(bos), pad)}
         batch_total, batch_count = score_lm_batch(ensemble, sample, pad)
         if inf.device.type == "cuda":
             torch.cuda.synchronize()

@@ -33,7 +33,6 @@ UNSUPPORTED_MODEL_OPTIONS = {
     "encoder_xformers_att_config": "--encoder-xformers-att-config",
     "decoder_xformers_att_config": "--decoder-xformers-att-config",
     "moe_freq": "mixture of experts",
-    "add_bos_token": "--add-bos-token (its language model reads a <s> first)",
     "self_target": "--self-target",
     "past_target": "--past-target",
 }

@@ -44,6 +44,13 @@ class LanguageModelingConfig:
             "document boundary (an empty line); eos: one sentence per sample"
         },
     )
+    add_bos_token: bool = field(
+        default=False,
+        metadata={
+            "help": "start every sample with <s> (its target starts with <s> too, as in fairseq); "
+            "generation starts from <s> and seq-eval-lm does not score it"
+        },
+    )
 
 
 @register_task("language_modeling", dataclass=LanguageModelingConfig)
@@ -126,7 +133,10 @@ class LanguageModelingTask(DataSentencePiece, Task):
             include_targets=True,
         )
         logger.info("%s %s %d blocks", data_path, split, len(blocks))
-        self.datasets[split] = MonolingualDataset(blocks, blocks.sizes, self.dictionary, shuffle=True)
+        bos = self.dictionary.bos() if getattr(self.args, "add_bos_token", False) else None
+        self.datasets[split] = MonolingualDataset(
+            blocks, blocks.sizes, self.dictionary, shuffle=True, bos=bos
+        )
 
     def build_dataset_for_inference(
         self, src_tokens: list[torch.Tensor], src_lengths: list[int], **kwargs: Any
@@ -153,7 +163,9 @@ class LanguageModelingTask(DataSentencePiece, Task):
         **kwargs: Any,
     ) -> list[list[dict[str, Any]]]:
         """Continue each input: the input is forced as the prefix unless ``prefix_tokens`` are given."""
-        bos = self.source_dictionary.eos()  # generation starts from </s>, as training's inputs do
+        # generation starts as training's inputs do: from <s> with --add-bos-token, else from </s>
+        add_bos = getattr(self.args, "add_bos_token", False)
+        bos = self.source_dictionary.bos() if add_bos else self.source_dictionary.eos()
         src_tokens = sample["net_input"]["src_tokens"]
         if prefix_tokens is None and src_tokens.numel():
             prefix_tokens = src_tokens[:, 1:] if bool(src_tokens[:, 0].eq(bos).all()) else src_tokens

@@ -14,16 +14,31 @@ from .sized_dataset import SizedDataset
 
 
 class MonolingualDataset(SizedDataset):
-    """Wraps ``(source, target)`` blocks and collates them right-padded into LM mini-batches."""
+    """Wraps ``(source, target)`` blocks and collates them right-padded into LM mini-batches.
 
-    def __init__(self, dataset: Any, sizes: np.ndarray, dictionary: Dictionary, shuffle: bool = True) -> None:
+    With ``bos`` (fairseq's ``--add-bos-token``) both the source and the target of every block
+    start with that symbol, as fairseq's MonolingualDataset prepends it.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        sizes: np.ndarray,
+        dictionary: Dictionary,
+        shuffle: bool = True,
+        bos: int | None = None,
+    ) -> None:
         self.dataset = dataset
         self._sizes = np.asarray(sizes)
         self.dictionary = dictionary
         self.shuffle = shuffle
+        self.bos = bos
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         source, target = self.dataset[index]
+        if self.bos is not None:
+            first = torch.tensor([self.bos], dtype=source.dtype)
+            source, target = torch.cat([first, source]), torch.cat([first.to(target.dtype), target])
         return {"id": index, "source": source, "target": target}
 
     def __len__(self) -> int:
