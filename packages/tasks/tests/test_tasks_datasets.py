@@ -156,3 +156,31 @@ def test_add_bos_token_starts_source_and_target_with_bos_as_fairseq_does():
     # fairseq's MonolingualDataset prepends <s> to the target too: the first position predicts it
     assert batch["target"].tolist() == [[bos, 5, 6, 7, 2], [bos, 8, 2, pad, pad]]
     assert batch["ntokens"] == 8
+
+
+def test_shorten_truncate_keeps_the_start_of_long_sentences():
+    from seqlab.tasks.data.shortened_dataset import maybe_shorten
+
+    items = [torch.arange(10, 10 + n) for n in (3, 6, 4)]
+    ds, sizes = maybe_shorten(items, np.array([3, 6, 4]), "train", "truncate", "", 4, 1)
+    assert [ds[i].tolist() for i in range(3)] == [[10, 11, 12], [10, 11, 12, 13], [10, 11, 12, 13]]
+    assert sizes.tolist() == [3, 4, 4]
+    same, _ = maybe_shorten(items, np.array([3, 6, 4]), "valid", "truncate", "train", 4, 1)
+    assert same is items  # only the listed splits are shortened
+
+
+def test_shorten_random_crop_draws_fairseqs_windows_then_new_ones_each_epoch():
+    from seqlab.tasks.data.shortened_dataset import maybe_shorten
+
+    items = [torch.arange(100 * i, 100 * i + 6 + i) for i in range(6)]
+    sentences, sizes = maybe_shorten(items, np.array([len(x) for x in items]), "train", "random_crop", "", 4, 7)
+    blocks = TokenBlockDataset(sentences, sizes, block_size=4, pad=1, eos=2, break_mode="none")
+    ds = MonolingualDataset(blocks, blocks.sizes, _dict(), shuffle=False)
+    starts = {}
+    for epoch in (1, 2, 1):
+        ds.set_epoch(epoch)  # reaches the crops through the blocks
+        starts[epoch] = [int(ds[i]["target"][0]) - 100 * i for i in range(6)]
+    # epoch 1: the windows fairseq 0.12's RandomCropDataset draws with --seed 7 (it keeps them all run)
+    assert starts[1] == [0, 0, 0, 0, 5, 5]
+    assert starts[2] == [1, 2, 2, 1, 4, 2]
+    assert all(len(ds[i]["target"]) == 4 for i in range(6))

@@ -15,6 +15,7 @@ from seqlab.core.dictionary import Dictionary
 from .data.index_format import dataset_exists, index_path
 from .data.indexed_dataset import IndexedDataset
 from .data.monolingual_dataset import MonolingualDataset
+from .data.shortened_dataset import maybe_shorten
 from .data.token_block_dataset import TokenBlockDataset
 from .data_paths import epoch_data_path, split_paths
 from .data_sentencepiece import DataSentencePiece
@@ -43,6 +44,17 @@ class LanguageModelingConfig:
             "whole sentences up to tokens_per_sample; complete_doc: the same without crossing a "
             "document boundary (an empty line); eos: one sentence per sample"
         },
+    )
+    shorten_method: Literal["none", "truncate", "random_crop"] = field(
+        default="none",
+        metadata={
+            "help": "cut sentences longer than tokens_per_sample: truncate keeps their start, random_crop "
+            "a window drawn afresh every epoch"
+        },
+    )
+    shorten_data_split_list: str = field(
+        default="",
+        metadata={"help": "comma-separated splits to shorten (e.g. 'train,valid'); empty: every split"},
     )
     add_bos_token: bool = field(
         default=False,
@@ -123,9 +135,18 @@ class LanguageModelingTask(DataSentencePiece, Task):
                 f"--only-source --{split}pref FILE --destdir {data_path} (without --source-lang)"
             )
         tokens = IndexedDataset(prefix, expected_vocab_size=len(self.dictionary))
-        blocks = TokenBlockDataset(
+        sentences, sizes = maybe_shorten(
             tokens,
             tokens.sizes,
+            split,
+            getattr(self.args, "shorten_method", "none"),
+            getattr(self.args, "shorten_data_split_list", ""),
+            self.args.tokens_per_sample,
+            int(getattr(self.args, "seed", 1)),
+        )
+        blocks = TokenBlockDataset(
+            sentences,
+            sizes,
             self.args.tokens_per_sample,
             pad=self.dictionary.pad(),
             eos=self.dictionary.eos(),

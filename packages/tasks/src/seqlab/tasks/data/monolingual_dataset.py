@@ -44,6 +44,11 @@ class MonolingualDataset(SizedDataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the blocks and their sentences."""
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
     def collater(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """The mini-batch dict: ``id``, ``nsentences``, ``ntokens``, ``net_input``, ``target``."""
         if not samples:

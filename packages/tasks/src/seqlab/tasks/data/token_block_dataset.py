@@ -105,6 +105,11 @@ class TokenBlockDataset(SizedDataset):
     def __len__(self) -> int:
         return len(self.slice_indices)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the sentences (a random crop draws its windows per epoch)."""
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
     def __getitem__(self, index: int) -> Any:
         first, offset, last = (int(x) for x in self.block_to_dataset_index[index])
         length = int(self._sizes[index])
