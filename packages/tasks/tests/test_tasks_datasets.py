@@ -173,7 +173,9 @@ def test_shorten_random_crop_draws_fairseqs_windows_then_new_ones_each_epoch():
     from seqlab.tasks.data.shortened_dataset import maybe_shorten
 
     items = [torch.arange(100 * i, 100 * i + 6 + i) for i in range(6)]
-    sentences, sizes = maybe_shorten(items, np.array([len(x) for x in items]), "train", "random_crop", "", 4, 7)
+    sentences, sizes = maybe_shorten(
+        items, np.array([len(x) for x in items]), "train", "random_crop", "", 4, 7
+    )
     blocks = TokenBlockDataset(sentences, sizes, block_size=4, pad=1, eos=2, break_mode="none")
     ds = MonolingualDataset(blocks, blocks.sizes, _dict(), shuffle=False)
     starts = {}
