@@ -6,6 +6,10 @@ keeps its input alone and runs its forward pass a second time when the gradient 
 for about a third more arithmetic. torch's checkpoint restores the random number generators'
 state for the second pass, so dropout draws the same masks and the gradients equal those of
 an ordinary step.
+
+``--offload-activations`` (fairseq's flag) checkpoints the same way and also moves the layer
+inputs it keeps from the GPU to (pinned) CPU memory until the backward pass needs them; on a
+CPU there is nothing to move and it is ``--checkpoint-activations``.
 """
 
 from __future__ import annotations
@@ -16,9 +20,23 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+#: how a layer keeps its activations for the backward pass: all of them, its input (recomputing
+#: the rest), or its input in CPU memory
+KEEP_ALL, RECOMPUTE, OFFLOAD = "all", "recompute", "offload"
 
-def run_layer(layer: nn.Module, checkpointed: bool, *args: Any, **kwargs: Any) -> Any:
-    """``layer(*args, **kwargs)``; when ``checkpointed`` and gradients are recorded, with its activations recomputed."""
-    if checkpointed and layer.training and torch.is_grad_enabled():
-        return checkpoint(layer, *args, use_reentrant=False, **kwargs)
-    return layer(*args, **kwargs)
+
+def activation_mode(args: Any) -> str:
+    """The mode ``--checkpoint-activations`` / ``--offload-activations`` ask for."""
+    if getattr(args, "offload_activations", False):
+        return OFFLOAD
+    return RECOMPUTE if getattr(args, "checkpoint_activations", False) else KEEP_ALL
+
+
+def run_layer(layer: nn.Module, mode: str, *args: Any, **kwargs: Any) -> Any:
+    """``layer(*args, **kwargs)``; in training steps that record gradients, checkpointed as ``mode`` says."""
+    if mode == KEEP_ALL or not layer.training or not torch.is_grad_enabled():
+        return layer(*args, **kwargs)
+    if mode == OFFLOAD and torch.cuda.is_available():
+        with torch.autograd.graph.save_on_cpu(pin_memory=True):
+            return checkpoint(layer, *args, use_reentrant=False, **kwargs)
+    return checkpoint(layer, *args, use_reentrant=False, **kwargs)

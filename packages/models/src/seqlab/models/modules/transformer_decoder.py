@@ -19,7 +19,7 @@ from seqlab.core.decoder import logits_of
 from seqlab.core.incremental import IncrementalStateDict
 from seqlab.core.utils import make_positions
 
-from .activation_checkpointing import run_layer
+from .activation_checkpointing import activation_mode, run_layer
 from .adaptive_softmax import build_adaptive_softmax
 from .attention_masks import decoder_self_attn_mask, key_padding_mask
 from .dropout import dropout
@@ -90,7 +90,7 @@ class TransformerDecoder(IncrementalDecoder):
             for _ in range(args.decoder_layers)
         )
         self.layerdrop = check_layerdrop(getattr(args, "decoder_layerdrop", 0.0), "--decoder-layerdrop")
-        self.checkpoint_activations = bool(getattr(args, "checkpoint_activations", False))
+        self.activation_mode = activation_mode(args)
         final_norm = args.decoder_normalize_before and not getattr(args, "no_decoder_final_norm", False)
         self.layer_norm = nn.LayerNorm(embed_dim) if final_norm else None
         self.adaptive_softmax = build_adaptive_softmax(args, dictionary, output_dim, embed_tokens)
@@ -161,7 +161,7 @@ class TransformerDecoder(IncrementalDecoder):
         for i, layer in enumerate(layers):
             x, layer_attn = run_layer(
                 layer,
-                self.checkpoint_activations,
+                self.activation_mode,
                 x,
                 self_attn_mask=self_attn_mask,
                 is_causal=is_causal,

@@ -11,7 +11,7 @@ from torch import nn
 from seqlab.core import Encoder
 from seqlab.core.utils import make_positions
 
-from .activation_checkpointing import run_layer
+from .activation_checkpointing import activation_mode, run_layer
 from .attention_masks import key_padding_mask
 from .decode_merging import merge_encoder_out
 from .dropout import dropout
@@ -57,7 +57,7 @@ class TransformerEncoder(Encoder):
         )
         self.layer_norm = nn.LayerNorm(embed_dim) if args.encoder_normalize_before else None
         self.layerdrop = check_layerdrop(getattr(args, "encoder_layerdrop", 0.0), "--encoder-layerdrop")
-        self.checkpoint_activations = bool(getattr(args, "checkpoint_activations", False))
+        self.activation_mode = activation_mode(args)
 
     def forward(
         self,
@@ -82,7 +82,7 @@ class TransformerEncoder(Encoder):
             x = x.masked_fill(padding.unsqueeze(-1), 0.0)
         states = [x.transpose(0, 1)] if return_all_hiddens else []
         for layer in kept_layers(self.layers, self.layerdrop, self.training):
-            x = run_layer(layer, self.checkpoint_activations, x, attn_mask)
+            x = run_layer(layer, self.activation_mode, x, attn_mask)
             if return_all_hiddens:
                 states.append(x.transpose(0, 1))
         if self.layer_norm is not None:

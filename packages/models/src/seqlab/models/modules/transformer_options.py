@@ -24,6 +24,13 @@ class SharedTransformerOptions(AdaptiveSoftmaxOptions):
             "backward pass: less memory for about a third more arithmetic"
         },
     )
+    offload_activations: bool = field(
+        default=False,
+        metadata={
+            "help": "--checkpoint-activations that also keeps each layer's input in CPU memory until the "
+            "backward pass (on a GPU; on a CPU the same as --checkpoint-activations)"
+        },
+    )
     no_token_positional_embeddings: bool = field(
         default=False, metadata={"help": "add no positional embeddings to the token embeddings"}
     )
