@@ -172,6 +172,15 @@ CASES = [
         1,
     ),
     Case(
+        "train-ema-seed-without-an-average",
+        "seq-train",
+        [*_train("{bin}"), "--store-ema", "--ema-seed-model", "{ck}", "--save-dir", "{case}/save"],
+        "holds no moving average; give a checkpoint of a run with --store-ema",
+        2,
+        untouched=["{ck}"],
+        absent=["{case}/save/checkpoint_last.pt"],
+    ),
+    Case(
         "train-compile-without-a-compiler",
         "seq-train",
         [*_train("{bin}"), "--compile", "--save-dir", "{case}/save"],

@@ -68,3 +68,35 @@ def test_a_resumed_run_averages_exactly_as_an_uninterrupted_one(tmp_path, train)
     plain = train(tmp_path / "plain", "--max-epoch", "1")
     assert plain.returncode == 0
     assert load_checkpoint_file(str(tmp_path / "plain" / "checkpoint_last.pt"))["ema"] is None
+
+
+def test_ema_seed_model_starts_the_average_from_a_checkpoints_average(tmp_path, train):
+    assert train(tmp_path / "seed", "--max-epoch", "1", "--store-ema", "--ema-decay", "0.5").returncode == 0
+    seed = tmp_path / "seed" / "checkpoint_last.pt"
+    # a decay of 1 keeps the average where it starts: the seed's own average
+    run = train(
+        tmp_path / "seeded",
+        "--max-epoch",
+        "1",
+        "--store-ema",
+        "--ema-decay",
+        "1",
+        "--ema-seed-model",
+        str(seed),
+    )
+    assert run.returncode == 0, run.stderr
+    seeded = load_checkpoint_file(str(tmp_path / "seeded" / "checkpoint_last.pt"))
+    expected = load_checkpoint_file(str(seed))["ema"]
+    assert all(torch.equal(seeded["ema"][k], expected[k]) for k in expected)
+    assert any(not torch.equal(seeded["ema"][k], seeded["model"][k]) for k in expected)
+    plain = train(tmp_path / "plain", "--max-epoch", "1")
+    assert plain.returncode == 0
+    bad = train(
+        tmp_path / "bad",
+        "--max-epoch",
+        "1",
+        "--store-ema",
+        "--ema-seed-model",
+        str(tmp_path / "plain" / "checkpoint_last.pt"),
+    )
+    assert bad.returncode != 0 and "holds no moving average" in bad.stderr

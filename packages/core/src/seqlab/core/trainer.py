@@ -16,6 +16,7 @@ import torch
 
 from . import metrics
 from .builders import build_lr_scheduler, build_optimizer
+from .checkpoint_io import load_checkpoint_file
 from .compilation import compile_errors, compile_model
 from .distributed import DistributedContext
 from .errors import ConfigError, SeqlabError
@@ -231,12 +232,21 @@ class Trainer:
             raise ConfigError(
                 "--store-ema keeps a whole copy of the weights; it does not work with fully_sharded"
             )
-        return WeightAverage(
+        average = WeightAverage(
             self.model,
             float(args.ema_decay),
             int(getattr(args, "ema_start_update", 0)),
             int(getattr(args, "ema_update_freq", 1)),
         )
+        seed = getattr(args, "ema_seed_model", None)
+        if seed:  # as fairseq: the average starts from the seed checkpoint's average
+            seeded = load_checkpoint_file(seed).get("ema")
+            if seeded is None:
+                raise ConfigError(
+                    f"--ema-seed-model {seed} holds no moving average; give a checkpoint of a run with --store-ema"
+                )
+            average.load_state_dict(seeded)
+        return average
 
     def _micro_index(self, i: int) -> int:
         # The position of this micro-batch among all workers' batches of the update, so that

@@ -217,6 +217,13 @@ class EmaOptions:
         default=0, metadata={"help": "before this update the average is a plain copy of the weights"}
     )
     ema_update_freq: int = field(default=1, metadata={"help": "average in the weights every N updates"})
+    ema_seed_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "start the average from the one this checkpoint saved (a run started with --store-ema); "
+            "a resumed run continues its own"
+        },
+    )
     ema_fp32: bool = field(
         default=False,
         metadata={"help": "accepted for fairseq command lines: the average is kept in the weights' float32"},
