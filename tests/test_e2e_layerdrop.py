@@ -94,3 +94,24 @@ def test_a_pruned_model_fine_tunes_from_the_full_models_weights(data, tmp_path):
         assert torch.equal(value, full[origin]), key
     resumed = _train(data, tmp_path / "pruned", *keep, "--max-update", "2")  # its own checkpoint: no pruning
     assert resumed.keys() == pruned.keys()
+
+
+def test_restoring_a_full_checkpoint_into_a_pruned_model_needs_a_fresh_optimizer(data, tmp_path):
+    full = _train(data, tmp_path / "full", *LAYERDROP, "--max-update", "3")
+    source = str(tmp_path / "full" / "checkpoint_last.pt")
+    keep = ["--decoder-layers-to-keep", "0,2"]
+    cmd = [sys.executable, "-m", "seqlab.cli.train", str(data), *TRAIN, *keep, "--restore-file", source]
+    proc = subprocess.run(
+        [*cmd, "--save-dir", str(tmp_path / "pruned"), "--max-update", "4"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "holds optimizer state for other parameters than this model's" in proc.stderr
+    assert "add --reset-optimizer" in proc.stderr
+    # lr 0 (the scheduler's saved lr reset too): the update leaves the loaded weights as they were
+    fresh = ["--reset-optimizer", "--reset-lr-scheduler", "--max-update", "4", "--lr", "0"]
+    pruned = _train(data, tmp_path / "pruned", *keep, "--restore-file", source, *fresh)
+    assert {k.split(".")[2] for k in pruned if k.startswith("decoder.layers.")} == {"0", "1"}
+    assert torch.equal(pruned["decoder.layers.1.ffn.fc1.weight"], full["decoder.layers.2.ffn.fc1.weight"])

@@ -280,6 +280,13 @@ def _model_mismatch_as_error(path: str) -> Iterator[None]:
             f"checkpoint {path} does not fit this model ({detail}); it was trained with other model "
             "options: use the same options, or another --save-dir"
         ) from exc
+    except ValueError as exc:
+        if "parameter group" not in str(exc):  # torch's optimizer: other parameters than the model's
+            raise
+        raise SeqlabError(
+            f"checkpoint {path} holds optimizer state for other parameters than this model's (a model "
+            "with more layers, before --*-layers-to-keep?); add --reset-optimizer to start the optimizer afresh"
+        ) from exc
 
 
 def _check_writable(folder: str) -> None:
