@@ -36,7 +36,7 @@ def run_layer(layer: nn.Module, mode: str, *args: Any, **kwargs: Any) -> Any:
     """``layer(*args, **kwargs)``; in training steps that record gradients, checkpointed as ``mode`` says."""
     if mode == KEEP_ALL or not layer.training or not torch.is_grad_enabled():
         return layer(*args, **kwargs)
-    if mode == OFFLOAD and torch.cuda.is_available():
+    if mode == OFFLOAD and args and isinstance(args[0], torch.Tensor) and args[0].is_cuda:
         with torch.autograd.graph.save_on_cpu(pin_memory=True):
             return checkpoint(layer, *args, use_reentrant=False, **kwargs)
     return checkpoint(layer, *args, use_reentrant=False, **kwargs)

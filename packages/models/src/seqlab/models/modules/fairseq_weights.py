@@ -5,10 +5,9 @@ self-attention's query, key and value, one ``kv_proj`` for an encoder attention'
 value), the feed-forward sits in an ``ffn`` sub-module, the adaptive softmax's parts have
 names (``head.words``/``head.clusters``, ``tails.N.projection``/``tails.N.output``) where
 fairseq numbers them, and fairseq's bookkeeping entries (``version``, ``_float_tensor``) carry
-no weights. Older fairseq
-releases' names are read too: ``in_proj_weight``/``in_proj_bias`` (before 0.9, already fused),
-an encoder layer's ``layer_norms.0``/``layer_norms.1`` (before 0.7) and ``decoder.embed_out``
-(the untied output projection before 0.10).
+no weights. Older fairseq releases' names are read too: ``in_proj_weight``/``in_proj_bias``
+(before 0.9, already fused), an encoder layer's ``layer_norms.0``/``layer_norms.1`` (before
+0.7) and ``decoder.embed_out`` (the untied output projection before 0.10).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """``--shorten-method``: language-model sentences longer than ``--tokens-per-sample`` cut to it.
 
 ``truncate`` keeps each long sentence's first tokens; ``random_crop`` keeps a window drawn
-afresh every epoch, from numpy seeded with ``(--seed, epoch, index)`` as fairseq seeds it, so
-a run crops the same windows as fairseq's and a resumed run the same as an uninterrupted one.
-Like fairseq's, the window starts before the last possible start (``randint(0, excess)``).
+afresh every epoch, from numpy seeded with ``(--seed, epoch - 1, index)`` as fairseq seeds its
+epoch 0: the first epoch crops fairseq's windows (fairseq 0.12's task never passes the epoch
+on, so it keeps them all run), later epochs new ones, and a resumed run crops as an
+uninterrupted one. Like fairseq's, a window never starts at the last possible place
+(``randint(0, excess)``).
 """
 
 from __future__ import annotations
