@@ -81,15 +81,18 @@ def evaluate(inf: Inference) -> tuple[float, int, float]:
     itr = split_batches(task, dataset, args, max_positions)
     progress = Progress(itr, default_format(args.log_format), prefix=f"eval-lm on '{args.gen_subset}'")
     pad = task.target_dictionary.pad()
+    unscored_bos = task.target_dictionary.bos() if getattr(args, "add_bos_token", False) else None
     total, count, seconds = 0.0, 0, 0.0
     for batch_no, sample in enumerate(progress, start=1):
         if not sample:
             continue
         sample = move_to_device(sample, inf.device) if inf.device.type != "cpu" else sample
+        if unscored_bos is not None:  # the <s> that starts each sample (--add-bos-token)
+            sample = {
+                **sample,
+                "target": sample["target"].masked_fill(sample["target"].eq(unscored_bos), pad),
+            }
         start = time.perf_counter()
-        if getattr(args, "add_bos_token", False):  # the <s> that starts each sample is not scored
-            bos = task.target_dictionary.bos()
-            sample = {**sample, "target": sample["target"].masked_fill(sample["target"].eq(bos), pad)}
         batch_total, batch_count = score_lm_batch(ensemble, sample, pad)
         if inf.device.type == "cuda":
             torch.cuda.synchronize()

@@ -21,6 +21,7 @@ import torch
 
 from seqlab.core import ConfigError, PluginError, SeqlabError, get_plugin, import_user_dirs
 from seqlab.core.checkpoint_io import load_checkpoint_file
+from seqlab.core.checkpoints import upgraded_state
 from seqlab.core.discovery import distribution_installed
 from seqlab.core.onednn_cache import widen_primitive_cache
 from seqlab.core.options import COMMAND_LINE, ResolvedConfig, ToolSpec, add_common_args, parse
@@ -307,8 +308,7 @@ def load_model(
                 f"--ema-weights: checkpoint {path} holds no moving average; train with --store-ema, or drop the flag"
             )
         state = checkpoint["ema"]
-    if hasattr(model, "upgrade_state_dict"):
-        state = model.upgrade_state_dict(dict(state))
+    state = upgraded_state(model, state)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -203,7 +203,7 @@ class Checkpoints:
             trainer.load_state_dict(
                 {
                     **checkpoint,
-                    "model": _upgraded(trainer.model, checkpoint["model"]),
+                    "model": upgraded_state(trainer.model, checkpoint["model"]),
                     "num_updates": int(info.get("num_updates", 0)),
                 },
                 reset_optimizer=a.reset_optimizer,
@@ -228,14 +228,14 @@ class Checkpoints:
         from .model_wrapping import load_full_model_state
 
         with _model_mismatch_as_error(path):
-            load_full_model_state(trainer.model, _upgraded(trainer.model, checkpoint["model"]))
+            load_full_model_state(trainer.model, upgraded_state(trainer.model, checkpoint["model"]))
         logger.info("fine-tuning from the weights of %s (optimizer, scheduler and data reset)", path)
         return ResumeState()
 
 
-def _upgraded(model: Any, state: dict[str, Any]) -> dict[str, Any]:
+def upgraded_state(model: Any, state: dict[str, Any]) -> dict[str, Any]:
     """The model's own view of a checkpoint's weights (``upgrade_state_dict``: e.g. a full stack
-    pruned to ``--decoder-layers-to-keep``), as the inference tools load them."""
+    pruned to ``--decoder-layers-to-keep``), for training and the inference tools alike."""
     upgrade = getattr(model, "upgrade_state_dict", None)
     return upgrade(dict(state)) if upgrade is not None else state
 
