@@ -20,12 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.cli.eval_lm import main as eval_lm
+from seqlab.cli.eval_lm import position_limit
 from seqlab.cli.generate import main as generate
 from seqlab.cli.interactive import main as interactive
 from seqlab.cli.preprocess import main as preprocess
 from seqlab.cli.validate import main as validate
 from seqlab.core import get_plugin
 from seqlab.core.checkpoint_io import atomic_save, load_checkpoint_file
+from seqlab.models.modules.positional_embedding import build_positional_embedding
 from seqlab.tasks.generation import GenerationConfig, SequenceGenerator
 from seqlab.tasks.generation.alignment import add_alignments
 
@@ -670,21 +672,18 @@ def test_a_bad_replace_unk_table_fails_before_loading(word_copy_run, tmp_path, c
     assert "--replace-unk: cannot read" in capsys.readouterr().err
 
 
-def test_eval_lm_reports_the_loss_training_validated(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory) -> argparse.Namespace:
+    """A one-layer transformer_lm (sinusoidal positions) trained on blocks of 16 tokens."""
+    root = tmp_path_factory.mktemp("lm")
     rng = random.Random(5)
     for split, n in (("train", 300), ("valid", 30)):
         _write(
-            tmp_path / f"{split}.txt",
+            root / f"{split}.txt",
             [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for _ in range(n)],
         )
-    data = tmp_path / "lm"
-    argv = [
-        "--only-source",
-        "--trainpref",
-        str(tmp_path / "train.txt"),
-        "--validpref",
-        str(tmp_path / "valid.txt"),
-    ]
+    data = root / "lm"
+    argv = ["--only-source", "--trainpref", str(root / "train.txt"), "--validpref", str(root / "valid.txt")]
     assert preprocess([*argv, "--destdir", str(data)]) == 0
     log = _train(
         str(data),
@@ -692,11 +691,50 @@ def test_eval_lm_reports_the_loss_training_validated(tmp_path, capsys):
         *("--decoder-embed-dim", "32", "--decoder-ffn-embed-dim", "64", "--decoder-attention-heads", "2"),
         *("--tokens-per-sample", "16", "--dropout", "0"),
         *TRAINING,
-        *("--max-update", "40", "--save-dir", str(tmp_path / "ckpt")),
+        *("--max-update", "40", "--save-dir", str(root / "ckpt")),
     )
     validated = float(re.findall(r"\| valid \| loss ([\d.]+)", log)[-1])
-    last = str(tmp_path / "ckpt" / "checkpoint_last.pt")
-    assert eval_lm([str(data), "--path", last, "--gen-subset", "valid", "--batch-size", "4"]) == 0
+    return argparse.Namespace(data=data, path=str(root / "ckpt" / "checkpoint_last.pt"), validated=validated)
+
+
+def _eval_lm_summary(lm_run: argparse.Namespace, capsys, *extra: str) -> tuple[int, str]:
+    """(tokens scored, the loss line) of seq-eval-lm on the valid split."""
+    argv = [str(lm_run.data), "--path", lm_run.path, "--gen-subset", "valid", "--batch-size", "4", *extra]
+    assert eval_lm(argv) == 0
     out = capsys.readouterr().out
-    loss = float(re.search(r"Loss \(base 2\): ([\d.]+), Perplexity: ([\d.]+)", out).group(1))
-    assert loss == pytest.approx(validated, abs=1e-3)
+    count = int(re.search(r"Evaluated (\d+) tokens", out).group(1))
+    return count, re.search(r"Loss \(base 2\): .*", out).group(0)
+
+
+def test_eval_lm_reports_the_loss_training_validated(lm_run, capsys):
+    _, line = _eval_lm_summary(lm_run, capsys)
+    loss = float(re.search(r"Loss \(base 2\): ([\d.]+)", line).group(1))
+    assert loss == pytest.approx(lm_run.validated, abs=1e-3)
+
+
+def test_eval_lm_reads_context_beyond_the_trained_length_with_sinusoidal_positions(lm_run, capsys):
+    # 16 tokens per block + 16 of context = 32 positions, twice what the model was trained on
+    plain_count, plain = _eval_lm_summary(lm_run, capsys)
+    count, with_context = _eval_lm_summary(lm_run, capsys, "--context-window", "16")
+    # the same as a model told it may read 64 positions: sinusoids do not depend on that limit
+    wider = ["--model-overrides", '{"max_target_positions": 64}']
+    _, with_wider_limit = _eval_lm_summary(lm_run, capsys, "--context-window", "16", *wider)
+    assert count == plain_count  # every token still scored once
+    assert with_context == with_wider_limit
+    assert with_context != plain  # the context changed what the model predicted
+
+
+def test_learned_positions_refuse_a_context_beyond_their_table():
+    class Model(torch.nn.Module):
+        def __init__(self, learned: bool | None) -> None:
+            super().__init__()
+            self.decoder = torch.nn.Module()
+            positions = None if learned is None else build_positional_embedding(8, 1, 16, learned, "--x")
+            self.decoder.embed_positions = positions
+
+        def max_positions(self) -> int:
+            return 16
+
+    assert position_limit([Model(learned=True)], 16) is None
+    assert position_limit([Model(learned=False), Model(learned=True)], 17) == 16
+    assert position_limit([Model(learned=False), Model(learned=None)], 1000) is None

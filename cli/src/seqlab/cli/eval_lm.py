@@ -54,6 +54,35 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_logging_args(parser)
 
 
+def position_limit(models: Sequence[torch.nn.Module], length: int) -> int | None:
+    """The positions of the first model that cannot read ``length`` tokens, or None if all can.
+
+    A decoder with seqlab's position embeddings is asked through their ``check_length``:
+    sinusoidal positions read any length (``max_positions()`` is only what the model was
+    trained on), learned ones their table's; a decoder without positions reads any length.
+    Other models are held to their ``max_positions()``.
+    """
+    for model in models:
+        decoder = getattr(model, "decoder", None)
+        if decoder is not None and hasattr(decoder, "embed_positions"):
+            positions = decoder.embed_positions
+            check = getattr(positions, "check_length", None)
+            if positions is None:
+                continue
+            if check is not None:
+                try:
+                    check(length)
+                except SeqlabError:
+                    return int(getattr(positions, "max_positions", 0)) or resolve_max_positions(
+                        model.max_positions()
+                    )
+                continue
+        limit = resolve_max_positions(model.max_positions())
+        if limit is not None and length > limit:
+            return limit
+    return None
+
+
 def evaluate(inf: Inference) -> tuple[float, int, float]:
     """Score the split; return ``(summed natural-log probability, tokens scored, seconds)``."""
     args, task, models = inf.args, inf.task, inf.models
@@ -71,13 +100,15 @@ def evaluate(inf: Inference) -> tuple[float, int, float]:
     max_positions = resolve_max_positions(task.max_positions(), model_limit)
     if args.context_window > 0:
         longest = int(getattr(args, "tokens_per_sample", 0)) + args.context_window
-        if model_limit is not None and longest > model_limit:
+        limit = position_limit(models, longest)
+        if limit is not None:
             raise ConfigError(
                 f"--tokens-per-sample {args.tokens_per_sample} + --context-window {args.context_window} = "
-                f"{longest} exceeds the model's {model_limit} positions; lower one of them"
+                f"{longest} exceeds the model's {limit} positions; lower one of them"
             )
         dataset = ContextWindowDataset(dataset, args.context_window, task.target_dictionary.pad())
-        max_positions = model_limit
+        # sinusoidal positions read blocks longer than max_positions() says, as in fairseq-eval-lm
+        max_positions = longest if model_limit is not None and longest > model_limit else model_limit
     itr = split_batches(task, dataset, args, max_positions)
     progress = Progress(itr, default_format(args.log_format), prefix=f"eval-lm on '{args.gen_subset}'")
     pad = task.target_dictionary.pad()
