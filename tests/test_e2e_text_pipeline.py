@@ -108,6 +108,11 @@ def test_generate_prints_references_and_hypotheses_as_plain_text(run, capsys):
         (["--bpe-codes", "codes.txt"], "--bpe-codes is read by --bpe; add --bpe subword_nmt"),
         (["--bpe", "sentencepiece"], "--bpe sentencepiece needs its model: add --sentencepiece-model FILE"),
         (["--bpe", "fastbpe"], "--bpe fastbpe needs its codes: add --bpe-codes FILE"),
+        (["--bpe", "byte_bpe"], "--bpe byte_bpe needs its model: add --sentencepiece-model-path FILE"),
+        (
+            ["--sentencepiece-model-path", "m.model"],
+            "--sentencepiece-model-path is read by --bpe; add --bpe byte_bpe",
+        ),
     ],
 )
 def test_incomplete_text_flags_are_one_line_errors(run, capsys, flags, message):

@@ -1,7 +1,7 @@
 """fairseq's ``--tokenizer`` and ``--bpe`` for the inference tools: raw text in, plain text out.
 
 For a model trained on data prepared outside seq-preprocess (Moses tokenization and
-subword-nmt BPE, GPT-2's byte-level BPE, or a sentencepiece model of one's own),
+subword-nmt BPE, GPT-2's byte-level BPE, fairseq's byte tokens, or a sentencepiece model of one's own),
 ``seq-interactive`` encodes each input line as that preparation did (tokenize, then apply BPE)
 and both inference tools print ``D-`` lines decoded the other way (remove BPE, then
 detokenize), as fairseq-interactive and fairseq-generate do. A checkpoint that carries its own sentencepiece model needs none of this.
@@ -36,7 +36,7 @@ def add_text_pipeline_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--moses-no-escape", action="store_true", help="do not escape special characters")
     g.add_argument(
         "--bpe",
-        choices=("subword_nmt", "fastbpe", "sentencepiece", "gpt2", "characters"),
+        choices=("subword_nmt", "fastbpe", "sentencepiece", "gpt2", "characters", "bytes", "byte_bpe"),
         default=None,
         help="apply this BPE to input and remove it from output",
     )
@@ -46,6 +46,11 @@ def add_text_pipeline_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bpe-separator", default="@@", help="subword-nmt's continuation marker (default: @@)")
     g.add_argument(
         "--sentencepiece-model", metavar="FILE", help="the sentencepiece model file (--bpe sentencepiece)"
+    )
+    g.add_argument(
+        "--sentencepiece-model-path",
+        metavar="FILE",
+        help="the sentencepiece model trained on byte characters (--bpe byte_bpe)",
     )
     g.add_argument("--gpt2-encoder-json", metavar="FILE", help="GPT-2's encoder.json (--bpe gpt2)")
     g.add_argument("--gpt2-vocab-bpe", metavar="FILE", help="GPT-2's vocab.bpe merges (--bpe gpt2)")
@@ -87,8 +92,24 @@ class _Characters:
         return text.replace(" ", "").replace("\u2581", " ")
 
 
+class _Bytes:
+    """fairseq's ``--bpe bytes``: one token per UTF-8 byte (seqlab.tasks.byte_text), spaces as ``\u2581``."""
+
+    def encode(self, line: str) -> str:
+        from seqlab.tasks.byte_text import encode_bytes
+
+        return " ".join(encode_bytes(line).replace(" ", "\u2581"))
+
+    def decode(self, text: str) -> str:
+        from seqlab.tasks.byte_text import decode_bytes
+
+        return decode_bytes(text.replace(" ", "").replace("\u2581", " "))
+
+
 class _Pieces:
     """An external sentencepiece model as fairseq's ``--bpe sentencepiece`` uses it."""
+
+    flag = "--sentencepiece-model"
 
     def __init__(self, path: str) -> None:
         from seqlab.tasks.sentencepiece_model import SentencePieceModel
@@ -96,7 +117,7 @@ class _Pieces:
         try:
             self.model = SentencePieceModel.load(path)
         except SeqlabError as exc:  # a missing file or one that is no sentencepiece model
-            raise ConfigError(f"--sentencepiece-model: {str(exc).split(';')[0]}") from None
+            raise ConfigError(f"{self.flag}: {str(exc).split(';')[0]}") from None
 
     def encode(self, line: str) -> str:
         return " ".join(self.model.encode(line))
@@ -105,12 +126,33 @@ class _Pieces:
         return text.replace(" ", "").replace("\u2581", " ").strip()
 
 
+class _BytePieces(_Pieces):
+    """fairseq's ``--bpe byte_bpe``: a sentencepiece model over byte characters."""
+
+    flag = "--sentencepiece-model-path"
+
+    def encode(self, line: str) -> str:
+        from seqlab.tasks.byte_text import encode_bytes
+
+        return super().encode(encode_bytes(line))
+
+    def decode(self, text: str) -> str:
+        # stripped as --bpe sentencepiece is: the model's first piece starts with its word marker
+        return _Bytes().decode(text).strip()
+
+
 def build_text_pipeline(
     args: argparse.Namespace, task: Any | None, has_own_sentencepiece: bool
 ) -> TextPipeline | None:
     """The pipeline the flags ask for (None without ``--tokenizer`` and ``--bpe``); ``task`` names Moses' languages."""
     if args.tokenizer is None and args.bpe is None:
-        for flag in ("bpe_codes", "sentencepiece_model", "gpt2_encoder_json", "gpt2_vocab_bpe"):
+        for flag in (
+            "bpe_codes",
+            "sentencepiece_model",
+            "sentencepiece_model_path",
+            "gpt2_encoder_json",
+            "gpt2_vocab_bpe",
+        ):
             if getattr(args, flag):
                 name = "--" + flag.replace("_", "-")
                 raise ConfigError(f"{name} is read by --bpe; add --bpe {_bpe_for(flag)}")
@@ -123,7 +165,12 @@ def build_text_pipeline(
 
 
 def _bpe_for(flag: str) -> str:
-    return {"bpe_codes": "subword_nmt", "sentencepiece_model": "sentencepiece"}.get(flag, "gpt2")
+    named = {
+        "bpe_codes": "subword_nmt",
+        "sentencepiece_model": "sentencepiece",
+        "sentencepiece_model_path": "byte_bpe",
+    }
+    return named.get(flag, "gpt2")
 
 
 def _tokenizer(args: argparse.Namespace, task: Any) -> Any | None:
@@ -148,6 +195,12 @@ def _bpe(args: argparse.Namespace) -> Any | None:
         return SubwordBpe(args.bpe_codes, args.bpe_separator, fastbpe=args.bpe == "fastbpe")
     if args.bpe == "characters":
         return _Characters()
+    if args.bpe == "bytes":
+        return _Bytes()
+    if args.bpe == "byte_bpe":
+        if not args.sentencepiece_model_path:
+            raise ConfigError("--bpe byte_bpe needs its model: add --sentencepiece-model-path FILE")
+        return _BytePieces(args.sentencepiece_model_path)
     if args.bpe == "sentencepiece":
         if not args.sentencepiece_model:
             raise ConfigError("--bpe sentencepiece needs its model: add --sentencepiece-model FILE")
