@@ -414,6 +414,26 @@ def test_a_constraint_state_follows_tokens_and_starts_over_when_a_phrase_breaks(
     assert ordered.advance(ConstraintState(), 9) == ConstraintState()
 
 
+def test_phrases_that_start_alike_are_followed_together():
+    sent = SentenceConstraints([[5, 6], [5, 7, 8], [9]], ordered=False)
+    state = sent.advance(ConstraintState(), 5)
+    assert sent.next_tokens(state) == [6, 7]  # either phrase may go on after 5
+    state = sent.advance(state, 7)  # the second phrase, not a broken first one
+    assert (state.current, state.matched, sent.bank(state)) == (1, 2, 2)
+    state = sent.advance(state, 8)
+    assert state.met == {1} and sent.next_tokens(state) == [5, 9]
+    broken = sent.advance(sent.advance(sent.advance(state, 5), 9), 5)  # 5 9: "5 6" broken, 9 met
+    assert broken.met == {1, 2} and (broken.current, broken.matched) == (0, 1)
+    assert sent.finished(sent.advance(broken, 6))
+    # a break falls back to any open phrase the output ends with, not only the one in progress
+    shifted = SentenceConstraints([[4, 5, 6], [5, 7]], ordered=False)
+    after = ConstraintState()
+    for token in (4, 5):
+        after = shifted.advance(after, token)
+    after = shifted.advance(after, 7)  # "4 5" breaks, but "5 7" was produced
+    assert after.met == {1}
+
+
 def test_constraints_need_plain_beam_search(model, d):
     generator = SequenceGenerator([model], d, GenerationConfig(beam=2, sampling=True))
     with pytest.raises(ConfigError, match="lexical constraints need plain beam search"):

@@ -3,9 +3,11 @@
 Each sentence comes with phrases (lists of target token ids) that every hypothesis must
 produce, in any order (``unordered``) or in the order given (``ordered``). A hypothesis keeps
 a :class:`ConstraintState`: the phrases it has produced and how far into the current one it
-is; a phrase counts when its tokens come one after the other, and a token that breaks a
-phrase in progress falls back to the longest start of the phrase the output still ends with
-(after ``a a`` of ``a a b``, another ``a`` keeps ``a a``). ``</s>`` is allowed only once every phrase is produced, as
+is; a phrase counts when its tokens come one after the other. Phrases that start alike are
+followed together, as fairseq's trie follows them: after ``New`` both ``New York`` and ``New
+Jersey`` can go on. A token that breaks the phrase in progress falls back to the longest end of
+the output that is an open phrase (met) or the start of one (after ``a a`` of ``a a b``,
+another ``a`` keeps ``a a``; after ``x b`` of ``x b c``, ``d`` meets ``b d``). ``</s>`` is allowed only once every phrase is produced, as
 in fairseq: a hypothesis still short of them at the maximum length dies there, and a sentence
 none of whose hypotheses meets them gets no output.
 
@@ -50,16 +52,24 @@ class SentenceConstraints:
     def advance(self, state: ConstraintState, token: int) -> ConstraintState:
         """The state after ``token``."""
         if state.current >= 0:
-            phrase = self.phrases[state.current]
-            if token == phrase[state.matched]:
-                if state.matched + 1 == len(phrase):
-                    return ConstraintState(state.met | {state.current})
-                return ConstraintState(state.met, state.current, state.matched + 1)
-            # broken: keep the longest start of the phrase that the output still ends with
-            seen = [*phrase[: state.matched], token]
-            for k in range(state.matched, 0, -1):
-                if phrase[:k] == seen[-k:]:
-                    return ConstraintState(state.met, state.current, k)
+            done = state.matched
+            prefix = self.phrases[state.current][:done]
+            for c in self._sharing(state, prefix):  # the phrase in progress first
+                phrase = self.phrases[c]
+                if phrase[done] == token:
+                    if done + 1 == len(phrase):
+                        return ConstraintState(state.met | {c})
+                    return ConstraintState(state.met, c, done + 1)
+            # broken: the longest end of the output that is an open phrase (met) or starts one
+            seen = [*prefix, token]
+            for k in range(done, 0, -1):
+                tail = seen[-k:]
+                whole = [c for c in self._open_first(state) if self.phrases[c] == tail]
+                if whole:
+                    return ConstraintState(state.met | {whole[0]})
+                sharing = self._sharing(state, tail)
+                if sharing:
+                    return ConstraintState(state.met, sharing[0], k)
             state = ConstraintState(state.met)
         for c in self._open(state):
             if self.phrases[c][0] == token:
@@ -68,10 +78,27 @@ class SentenceConstraints:
                 return ConstraintState(state.met, c, 1)
         return state
 
+    def _open_first(self, state: ConstraintState) -> list[int]:
+        """The phrases that may start now, the one in progress first."""
+        open_ = self._open(ConstraintState(state.met))
+        if state.current in open_:
+            open_.remove(state.current)
+            open_.insert(0, state.current)
+        return open_
+
+    def _sharing(self, state: ConstraintState, prefix: list[int]) -> list[int]:
+        """The open phrases that start with ``prefix`` and go on after it, the one in progress first."""
+        k = len(prefix)
+        return [
+            c for c in self._open_first(state) if len(self.phrases[c]) > k and self.phrases[c][:k] == prefix
+        ]
+
     def next_tokens(self, state: ConstraintState) -> list[int]:
         """The tokens that would advance ``state``."""
         if state.current >= 0:
-            return [self.phrases[state.current][state.matched]]
+            done = state.matched
+            sharing = self._sharing(state, self.phrases[state.current][:done])
+            return sorted({self.phrases[c][done] for c in sharing})
         return sorted({self.phrases[c][0] for c in self._open(state)})
 
     def bank(self, state: ConstraintState) -> int:
