@@ -7,9 +7,11 @@ is; a phrase counts when its tokens come one after the other. Phrases that start
 followed together, as fairseq's trie follows them: after ``New`` both ``New York`` and ``New
 Jersey`` can go on. A token that breaks the phrase in progress falls back to the longest end of
 the output that is an open phrase (met) or the start of one (after ``a a`` of ``a a b``,
-another ``a`` keeps ``a a``; after ``x b`` of ``x b c``, ``d`` meets ``b d``). ``</s>`` is allowed only once every phrase is produced, as
-in fairseq: a hypothesis still short of them at the maximum length dies there, and a sentence
-none of whose hypotheses meets them gets no output.
+another ``a`` keeps ``a a``; after ``x b`` of ``x b c``, ``d`` meets ``b d``), where fairseq's
+trie goes back to its root, crediting only a phrase that ends on the path it leaves.
+``</s>`` is allowed only once every phrase is produced, as in fairseq: a hypothesis still
+short of them at the maximum length dies there, and a sentence none of whose hypotheses meets
+them gets no output.
 
 Each step a sentence's candidates are the 2K best continuations of plain beam search, each
 hypothesis' own best token, and the tokens that advance each hypothesis' constraints. They
