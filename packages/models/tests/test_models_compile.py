@@ -58,3 +58,43 @@ def test_compiled_forward_gives_the_eager_outputs(case, kit, gen):
     real = (inputs[-1] if case != "transformer_lm" else inputs[0]).ne(kit.PAD)
     # padded positions may differ: eager skips masks that hide nothing, compiled code always builds them
     torch.testing.assert_close(compiled[real], eager[real], atol=1e-5, rtol=1e-5)
+
+
+def _layerdrop_transformer(kit, **drop: float) -> torch.nn.Module:
+    options = {**kit.TINY_TRANSFORMER, "encoder_layers": 4, "decoder_layers": 4, "dropout": 0.0, **drop}
+    return kit.build("transformer", kit.TinyTask(kit.TinyDictionary(VOCAB)), **options)
+
+
+def test_layerdrop_models_compile_layer_by_layer_and_trace_one_graph_per_stack(kit, gen):
+    from torch._dynamo.utils import counters
+
+    from seqlab.core.compilation import compile_training_calls
+
+    assert _layerdrop_transformer(kit).compile_units() is None  # no LayerDrop: the whole model
+    model = _layerdrop_transformer(kit, encoder_layerdrop=0.5, decoder_layerdrop=0.5).train()
+    assert model.compile_units() == [*model.encoder.layers, *model.decoder.layers]
+    half = _layerdrop_transformer(kit, decoder_layerdrop=0.5)
+    assert half.compile_units() == [half.encoder, *half.decoder.layers]
+    lm = kit.build(
+        "transformer_lm", kit.TinyTask(kit.TinyDictionary(VOCAB)), **kit.TINY_LM, decoder_layerdrop=0.5
+    )
+    assert lm.compile_units() == list(lm.decoder.layers)
+
+    eager = _layerdrop_transformer(kit, encoder_layerdrop=0.5, decoder_layerdrop=0.5).train()
+    eager.load_state_dict(model.state_dict())
+    for unit in model.compile_units():
+        compile_training_calls(unit, backend="eager")
+    inputs = _inputs(kit, gen, "transformer")
+    torch._dynamo.reset()
+    counters.clear()
+    for step in range(12):  # 12 draws of kept layers: whole-model compiling traced a graph for most
+        torch.manual_seed(step)
+        compiled_out, _ = model(*inputs)
+        torch.manual_seed(step)
+        eager_out, _ = eager(*inputs)
+        torch.testing.assert_close(compiled_out, eager_out)
+        compiled_out.sum().backward()
+    assert counters["stats"]["unique_graphs"] == 2  # one per stack's layer class
+    with torch.no_grad():  # evaluation and decoding stay eager: nothing more is traced
+        model.eval()(*inputs)
+    assert counters["stats"]["unique_graphs"] == 2

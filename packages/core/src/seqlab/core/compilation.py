@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -24,8 +25,17 @@ from .errors import SeqlabError
 logger = logging.getLogger(__name__)
 
 
-def compile_model(model: torch.nn.Module, device: torch.device) -> None:
-    """Compile ``model``'s forward in place with ``torch.compile`` (inductor)."""
+def compile_model(model: torch.nn.Module, device: torch.device, plain: torch.nn.Module | None = None) -> None:
+    """Compile ``model``'s forward in place with ``torch.compile`` (inductor), or the parts it names.
+
+    ``plain`` is the model inside any wrapper (DistributedDataParallel). If it has a
+    ``compile_units()`` that returns modules, those are compiled one by one instead of the
+    whole model: a model whose forward takes a different path from step to step (LayerDrop)
+    would otherwise compile once per path.
+    """
+    plain = model if plain is None else plain
+    units_of = getattr(plain, "compile_units", None)
+    units = units_of() if callable(units_of) else None
     logger.info("--compile: the model runs through torch.compile; each new batch shape compiles at first")
     if device.type == "cpu":
         # measured on the benchmark transformer: docs/benchmarks.md, "torch.compile on a CPU"
@@ -33,7 +43,30 @@ def compile_model(model: torch.nn.Module, device: torch.device) -> None:
             "--compile on a CPU trained the benchmark transformer about 25% slower than eager "
             "PyTorch; drop --compile unless your model measures faster with it"
         )
+    if units:
+        logger.info("--compile: compiling %d parts of the model one by one, as it asks", len(units))
+        for unit in units:
+            compile_training_calls(unit)
+        return
     model.compile()
+
+
+def compile_training_calls(module: torch.nn.Module, **options: Any) -> None:
+    """Run ``module``'s forward through ``torch.compile`` while it trains, eagerly otherwise.
+
+    A part of a model is also called by incremental decoding (validation BLEU), which stays
+    eager as it does when the whole model is compiled (the generator calls the parts, not the
+    model). ``options`` go to ``torch.compile`` (a test passes ``backend="eager"``).
+    """
+    eager = module.forward
+    compiled = torch.compile(eager, **options)
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        if module.training and torch.is_grad_enabled():
+            return compiled(*args, **kwargs)
+        return eager(*args, **kwargs)
+
+    module.forward = forward
 
 
 @contextlib.contextmanager

@@ -75,7 +75,7 @@ class Trainer:
         )
         self.compiled = bool(getattr(args, "compile", False))
         if self.compiled:  # after wrapping, so that DDP's compiled graphs overlap the gradient sync
-            compile_model(self.wrapped_model, self.device)
+            compile_model(self.wrapped_model, self.device, self.model)
         self.precision = Precision(args, self.device)
         self.num_updates = 0
         self.ema = self._build_ema(args)

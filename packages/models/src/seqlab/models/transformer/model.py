@@ -14,6 +14,7 @@ from seqlab.models.modules import (
     check_share_all_embeddings,
 )
 from seqlab.models.modules.fairseq_weights import transformer_from_fairseq
+from seqlab.models.modules.layer_drop import compile_units
 from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 from seqlab.models.modules.pretrained_embeddings import check_shared_paths, load_pretrained
 
@@ -56,6 +57,10 @@ class TransformerModel(EncoderDecoderModel):
         encoder = TransformerEncoder(args, src_dict, encoder_embed)
         decoder = TransformerDecoder(args, tgt_dict, decoder_embed)
         return cls(args, encoder, decoder)
+
+    def compile_units(self) -> list[nn.Module] | None:
+        """What ``--compile`` compiles: the whole model, or with LayerDrop each layer of a dropping stack."""
+        return compile_units([self.encoder, self.decoder])
 
     def upgrade_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
         """A checkpoint's weights for this model: a full stack's pruned to ``--*-layers-to-keep``."""

@@ -10,6 +10,7 @@ from seqlab.core import LanguageModel, register_model
 from seqlab.models.modules import TransformerDecoder, build_embedding
 from seqlab.models.modules.adaptive_input import build_adaptive_input
 from seqlab.models.modules.fairseq_weights import transformer_from_fairseq
+from seqlab.models.modules.layer_drop import compile_units
 from seqlab.models.modules.layer_pruning import layers_to_keep, prune_layers
 
 from .architectures import base_lm_architecture
@@ -28,6 +29,10 @@ class TransformerLanguageModel(LanguageModel):
         self.args = args
         # LayerDrop leaves the skipped layers' parameters without a gradient in a step
         self.find_unused_parameters = decoder.layerdrop > 0
+
+    def compile_units(self) -> list[nn.Module] | None:
+        """What ``--compile`` compiles: the whole model, or with LayerDrop each decoder layer."""
+        return compile_units([self.decoder])
 
     def upgrade_state_dict(self, state_dict: dict[str, Any]) -> dict[str, Any]:
         """A checkpoint's weights for this model: a full stack's pruned to ``--decoder-layers-to-keep``."""
