@@ -64,20 +64,18 @@ def position_limit(models: Sequence[torch.nn.Module], length: int) -> int | None
     """
     for model in models:
         decoder = getattr(model, "decoder", None)
+        limit = resolve_max_positions(model.max_positions())
         if decoder is not None and hasattr(decoder, "embed_positions"):
             positions = decoder.embed_positions
-            check = getattr(positions, "check_length", None)
             if positions is None:
                 continue
+            check = getattr(positions, "check_length", None)
             if check is not None:
                 try:
                     check(length)
                 except SeqlabError:
-                    return int(getattr(positions, "max_positions", 0)) or resolve_max_positions(
-                        model.max_positions()
-                    )
+                    return getattr(positions, "max_positions", limit)
                 continue
-        limit = resolve_max_positions(model.max_positions())
         if limit is not None and length > limit:
             return limit
     return None

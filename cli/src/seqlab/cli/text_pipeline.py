@@ -95,15 +95,16 @@ class _Characters:
 class _Bytes:
     """fairseq's ``--bpe bytes``: one token per UTF-8 byte (seqlab.tasks.byte_text), spaces as ``\u2581``."""
 
-    def encode(self, line: str) -> str:
-        from seqlab.tasks.byte_text import encode_bytes
+    def __init__(self) -> None:
+        from seqlab.tasks.byte_text import decode_bytes, encode_bytes
 
-        return " ".join(encode_bytes(line).replace(" ", "\u2581"))
+        self.encode_bytes, self.decode_bytes = encode_bytes, decode_bytes
+
+    def encode(self, line: str) -> str:
+        return " ".join(self.encode_bytes(line).replace(" ", "\u2581"))
 
     def decode(self, text: str) -> str:
-        from seqlab.tasks.byte_text import decode_bytes
-
-        return decode_bytes(text.replace(" ", "").replace("\u2581", " "))
+        return self.decode_bytes(text.replace(" ", "").replace("\u2581", " "))
 
 
 class _Pieces:
@@ -131,14 +132,16 @@ class _BytePieces(_Pieces):
 
     flag = "--sentencepiece-model-path"
 
-    def encode(self, line: str) -> str:
-        from seqlab.tasks.byte_text import encode_bytes
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.bytes = _Bytes()
 
-        return super().encode(encode_bytes(line))
+    def encode(self, line: str) -> str:
+        return super().encode(self.bytes.encode_bytes(line))
 
     def decode(self, text: str) -> str:
         # stripped as --bpe sentencepiece is: the model's first piece starts with its word marker
-        return _Bytes().decode(text).strip()
+        return self.bytes.decode(text).strip()
 
 
 def build_text_pipeline(

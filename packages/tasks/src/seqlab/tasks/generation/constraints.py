@@ -56,7 +56,8 @@ class SentenceConstraints:
         if state.current >= 0:
             done = state.matched
             prefix = self.phrases[state.current][:done]
-            for c in self._sharing(state, prefix):  # the phrase in progress first
+            candidates = self._open_first(state)
+            for c in self._sharing(candidates, prefix):  # the phrase in progress first
                 phrase = self.phrases[c]
                 if phrase[done] == token:
                     if done + 1 == len(phrase):
@@ -66,10 +67,10 @@ class SentenceConstraints:
             seen = [*prefix, token]
             for k in range(done, 0, -1):
                 tail = seen[-k:]
-                whole = [c for c in self._open_first(state) if self.phrases[c] == tail]
+                whole = [c for c in candidates if self.phrases[c] == tail]
                 if whole:
                     return ConstraintState(state.met | {whole[0]})
-                sharing = self._sharing(state, tail)
+                sharing = self._sharing(candidates, tail)
                 if sharing:
                     return ConstraintState(state.met, sharing[0], k)
             state = ConstraintState(state.met)
@@ -82,24 +83,22 @@ class SentenceConstraints:
 
     def _open_first(self, state: ConstraintState) -> list[int]:
         """The phrases that may start now, the one in progress first."""
-        open_ = self._open(ConstraintState(state.met))
+        open_ = self._open(state)
         if state.current in open_:
             open_.remove(state.current)
             open_.insert(0, state.current)
         return open_
 
-    def _sharing(self, state: ConstraintState, prefix: list[int]) -> list[int]:
-        """The open phrases that start with ``prefix`` and go on after it, the one in progress first."""
+    def _sharing(self, candidates: list[int], prefix: list[int]) -> list[int]:
+        """Those of ``candidates`` that start with ``prefix`` and go on after it, in their order."""
         k = len(prefix)
-        return [
-            c for c in self._open_first(state) if len(self.phrases[c]) > k and self.phrases[c][:k] == prefix
-        ]
+        return [c for c in candidates if len(self.phrases[c]) > k and self.phrases[c][:k] == prefix]
 
     def next_tokens(self, state: ConstraintState) -> list[int]:
         """The tokens that would advance ``state``."""
         if state.current >= 0:
             done = state.matched
-            sharing = self._sharing(state, self.phrases[state.current][:done])
+            sharing = self._sharing(self._open_first(state), self.phrases[state.current][:done])
             return sorted({self.phrases[c][done] for c in sharing})
         return sorted({self.phrases[c][0] for c in self._open(state)})
 
